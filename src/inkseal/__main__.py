@@ -1,0 +1,3 @@
+from inkseal.cli import main
+
+main()

@@ -1,0 +1,198 @@
+"""The one application object. The CLI (and later the API) are thin layers over these methods.
+
+    app = Inkseal.open()                      # settings from $INKSEAL_HOME, TOML, environment
+    app.register(["art.png"], author="Li")    # -> RegisterReport
+    app.publish(work_id, signature="@li")     # signed copy registered as a published version
+    app.scan(["suspects/", "page.html"])      # -> ScanReport, matches stored
+    app.matches(); app.set_match_status(1, "whitelisted")
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+from PIL import Image
+
+from inkseal.config import Settings, load_settings
+from inkseal.errors import BadImage, InksealError
+from inkseal.imaging import LoadedImage, load_image, read_limited
+from inkseal.match import calibration
+from inkseal.match.index import SignalIndex
+from inkseal.match.matcher import Matcher
+from inkseal.match.regions import reference_crops
+from inkseal.match.scan import ItemResult, ScanReport, run_scan
+from inkseal.match.sources.files import IMAGE_SUFFIXES
+from inkseal.registry.models import Match, Work, WorkFile
+from inkseal.registry.store import Registry
+from inkseal.seal.signature import add_signature
+from inkseal.signals import ORBSignal, PDQSignal, SSCDSignal
+
+
+@dataclass
+class RegisterItem:
+    path: str
+    work_id: int | None = None
+    file_id: int | None = None
+    error: str | None = None
+    skipped: str | None = None  # e.g. already registered
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RegisterReport:
+    items: list[RegisterItem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[RegisterItem]:
+        return [i for i in self.items if i.error]
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            out.append(p)
+    return out
+
+
+class Inkseal:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.registry = Registry(settings.database_url, settings.objects_dir)
+        self.sscd = SSCDSignal(settings.sscd_model, threads=settings.threads)
+        self.pdq = PDQSignal()
+        self.orb = ORBSignal()
+
+    @classmethod
+    def open(cls, home: str | Path | None = None, **overrides: object) -> Inkseal:
+        return cls(load_settings(home, **overrides))
+
+    def close(self) -> None:
+        self.registry.close()
+
+    # -- indexes --------------------------------------------------------------------------------
+    @cached_property
+    def indexes(self) -> dict[str, SignalIndex]:
+        out = {s.name: SignalIndex(s, self.settings.index_dir) for s in (self.sscd, self.pdq)}
+        for idx in out.values():
+            idx.sync(self.registry)  # reconcile with the database (crash recovery, other writers)
+        return out
+
+    def sync_indexes(self) -> None:
+        for idx in self.indexes.values():
+            idx.sync(self.registry)
+
+    def rebuild_index(self) -> dict[str, int]:
+        return {name: idx.rebuild(self.registry) for name, idx in self.indexes.items()}
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        return Matcher(self.registry, self.sscd, self.pdq, self.orb, self.indexes[self.sscd.name],
+                       self.indexes[self.pdq.name], calibration.load(),
+                       max_false_matches=self.settings.max_false_matches, max_pixels=self.settings.max_pixels)
+
+    # -- registration ---------------------------------------------------------------------------
+    def fingerprints(self, image: LoadedImage) -> list[tuple[str, int, str, bytes]]:
+        rgb = image.rgb
+        out = []
+        for variant, (x0, y0, x1, y1) in reference_crops(image.width, image.height):
+            emb = self.sscd.compute(rgb[y0:y1, x0:x1])
+            out.append((self.sscd.name, self.sscd.version, variant, self.sscd.serialize(emb)))
+        out.append((self.pdq.name, self.pdq.version, "full", self.pdq.serialize(self.pdq.compute(rgb))))
+        out.append((self.orb.name, self.orb.version, "full", self.orb.serialize(self.orb.compute(rgb))))
+        return out
+
+    def _add_file(self, work_id: int, data: bytes, image: LoadedImage, role: str, name: str,
+                  regions: dict | None = None) -> WorkFile:
+        wf, _ = self.registry.add_file(
+            work_id, role=role, data=data, sha256=image.sha256, fmt=image.format, width=image.width,
+            height=image.height, source_name=name, regions=regions, fingerprints=self.fingerprints(image),
+        )
+        return wf
+
+    def register(self, paths: Iterable[str | Path], *, author: str, title: str | None = None,
+                 work_id: int | None = None, role: str = "original", created_at: datetime | None = None,
+                 on_item: Callable[[RegisterItem], None] | None = None) -> RegisterReport:
+        """Register each file as a new work (or as another file of `work_id`). Failures stay per file."""
+        files = expand_paths(paths)
+        report = RegisterReport()
+        for path in files:
+            item = RegisterItem(str(path))
+            try:
+                data = read_limited(path, self.settings.max_bytes)
+                image = load_image(data, max_pixels=self.settings.max_pixels, name=str(path))
+                item.notes = image.notes
+                existing = self.registry.files_by_sha256(image.sha256)
+                if existing:
+                    item.skipped = f"already registered as work {existing[0].work_id}"
+                    item.work_id = existing[0].work_id
+                else:
+                    wid = work_id
+                    if wid is None:
+                        name = title if (title and len(files) == 1) else (f"{title} - {path.stem}" if title else path.stem)
+                        wid = self.registry.add_work(author, name, created_at).id
+                    wf = self._add_file(wid, data, image, role, path.name)
+                    item.work_id, item.file_id = wid, wf.id
+            except (BadImage, InksealError) as exc:
+                item.error = str(exc)
+            except OSError as exc:
+                item.error = f"cannot read file: {exc.strerror or exc}"
+            report.items.append(item)
+            if on_item:
+                on_item(item)
+        self.sync_indexes()
+        return report
+
+    def publish(self, work_id: int, *, signature: str, corner: str = "bottom-right",
+                out: Path | None = None) -> tuple[WorkFile, Path]:
+        """Draw a visible signature on the work's original and register it as a published version."""
+        work = self.registry.work(work_id)
+        original = next((f for f in work.files if f.role == "original"), None) or work.files[0]
+        image = load_image(self.registry.objects.get(original.sha256), max_pixels=self.settings.max_pixels)
+        signed, box = add_signature(image.rgb, signature, corner)
+        buf = io.BytesIO()
+        Image.fromarray(signed).save(buf, "PNG")
+        data = buf.getvalue()
+        published = load_image(data)
+        wf = self._add_file(work_id, data, published, "published", f"{Path(original.source_name).stem}.signed.png",
+                            regions={"signature": box})
+        target = out or self.settings.home / "published" / f"work{work_id}-{wf.id}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        self.sync_indexes()
+        return wf, target
+
+    # -- reading --------------------------------------------------------------------------------
+    def works(self) -> list[Work]:
+        return self.registry.works()
+
+    def work(self, work_id: int) -> Work:
+        return self.registry.work(work_id)
+
+    def remove_work(self, work_id: int) -> None:
+        self.registry.remove_work(work_id)
+        self.sync_indexes()
+
+    # -- matching -------------------------------------------------------------------------------
+    def match_image(self, data: bytes, **kw: object):  # type: ignore[no-untyped-def]
+        return self.matcher.match(load_image(data, max_pixels=self.settings.max_pixels), **kw)  # type: ignore[arg-type]
+
+    def scan(self, sources: Iterable[str], on_item: Callable[[ItemResult], None] | None = None) -> ScanReport:
+        self.sync_indexes()
+        return run_scan(self.registry, self.matcher, sources, max_bytes=self.settings.max_bytes,
+                        max_pixels=self.settings.max_pixels, http_timeout_s=self.settings.http_timeout_s,
+                        on_item=on_item)
+
+    def matches(self, status: str | None = None, work_id: int | None = None) -> list[Match]:
+        return self.registry.matches(status, work_id)
+
+    def set_match_status(self, match_id: int, status: str, note: str = "") -> Match:
+        return self.registry.set_match_status(match_id, status, note)

@@ -1,0 +1,312 @@
+"""The `inkseal` command: a thin layer over `inkseal.app.Inkseal`.
+
+Exit codes: 0 all went well; 1 some items failed (each named on its own line); 2 bad usage;
+3 a named thing does not exist or an operation was refused. Progress goes to stderr, so
+`--json` output on stdout stays clean for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from inkseal.app import Inkseal, expand_paths
+from inkseal.errors import InksealError
+from inkseal.i18n import region_name, t
+from inkseal.match.calibration import odds
+from inkseal.registry.models import Match, Work
+
+app = typer.Typer(help="inkseal: register your works and find their copies.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+work_app = typer.Typer(help="Show or remove one work.", no_args_is_help=True)
+index_app = typer.Typer(help="Maintain the search indexes.", no_args_is_help=True)
+app.add_typer(work_app, name="work")
+app.add_typer(index_app, name="index")
+
+out = Console(soft_wrap=True)  # never hard-wrap: lines stay greppable
+err = Console(stderr=True, soft_wrap=True)
+
+
+class State:
+    home: str | None = None
+    lang: str | None = None
+    _app: Inkseal | None = None
+
+    def app(self) -> Inkseal:
+        if self._app is None:
+            self._app = Inkseal.open(self.home, lang=self.lang)
+        return self._app
+
+    @property
+    def language(self) -> str:
+        return self.app().settings.lang
+
+
+state = State()
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+@app.callback()
+def main_options(
+    home: Annotated[str | None, typer.Option(help="Data folder (default $INKSEAL_HOME or ./.inkseal).")] = None,
+    lang: Annotated[str | None, typer.Option(help="Message language: en or zh.")] = None,
+) -> None:
+    state.home, state.lang, state._app = home, lang, None
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+
+
+def _emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _fail(message: str, code: int = 3) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _work_dict(w: Work) -> dict:
+    return {"id": w.id, "title": w.title, "author": w.author.name, "created_at": w.created_at,
+            "registered_at": w.registered_at,
+            "files": [{"id": f.id, "role": f.role, "sha256": f.sha256, "size_bytes": f.size_bytes,
+                       "format": f.format, "width": f.width, "height": f.height, "name": f.source_name,
+                       "regions": f.regions} for f in w.files]}
+
+
+# -- registry ----------------------------------------------------------------------------------
+@app.command()
+def register(
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders (recursive).")],
+    author: Annotated[str, typer.Option(help="Author name.")],
+    title: Annotated[str | None, typer.Option(help="Title (for one file; a prefix for several).")] = None,
+    work: Annotated[int | None, typer.Option(help="Add the files to this existing work instead.")] = None,
+    role: Annotated[str, typer.Option(help="original or published.")] = "original",
+    as_json: JsonOpt = False,
+) -> None:
+    """Register works: each file becomes a work (or a file of --work), fingerprinted and indexed."""
+    ink = state.app()
+    total = len(expand_paths(paths))
+    with _progress() as bar:
+        task = bar.add_task("register", total=total)
+        report = ink.register(paths, author=author, title=title, work_id=work, role=role,
+                              on_item=lambda _i: bar.advance(task))
+    if as_json:
+        _emit([i.__dict__ for i in report.items])
+    else:
+        for i in report.items:
+            if i.error:
+                err.print(t("register_failed", state.language, item=i.path, reason=i.error), highlight=False)
+            elif i.skipped:
+                out.print(f"{i.path}: {i.skipped}", highlight=False)
+            else:
+                wk = ink.work(i.work_id)  # type: ignore[arg-type]
+                out.print(t("registered", state.language, work_id=wk.id, title=wk.title, files=len(wk.files)),
+                          highlight=False)
+    if report.failed:
+        if not as_json:
+            err.print(t("some_failed", state.language, n=len(report.failed)))
+        raise typer.Exit(1)
+
+
+@app.command()
+def publish(
+    work_id: Annotated[int, typer.Argument(help="Work to publish.")],
+    signature: Annotated[str, typer.Option(help="Visible signature text, e.g. your handle.")],
+    corner: Annotated[str, typer.Option(help="bottom-right, bottom-left, top-right or top-left.")] = "bottom-right",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to write the signed PNG.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a signed copy of a work and register it as the work's published version."""
+    try:
+        wf, path = state.app().publish(work_id, signature=signature, corner=corner, out=output)
+    except (InksealError, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit({"work_id": work_id, "file_id": wf.id, "path": str(path), "regions": wf.regions})
+    else:
+        out.print(f"{path}  (file {wf.id}, signature box {wf.regions['signature']})", highlight=False)
+
+
+@app.command()
+def works(as_json: JsonOpt = False) -> None:
+    """List registered works."""
+    items = state.app().works()
+    if as_json:
+        _emit([_work_dict(w) for w in items])
+        return
+    if not items:
+        out.print(t("no_works", state.language))
+        return
+    table = Table("ID", "Title", "Author", "Files", "Registered")
+    for w in items:
+        table.add_row(str(w.id), w.title, w.author.name, ", ".join(f.role for f in w.files),
+                      f"{w.registered_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@work_app.command("show")
+def work_show(work_id: int, as_json: JsonOpt = False) -> None:
+    """Show one work, its files and their hashes."""
+    try:
+        w = state.app().work(work_id)
+    except InksealError as exc:
+        _fail(str(exc))
+    d = _work_dict(w)
+    if as_json:
+        _emit(d)
+        return
+    out.print(f"[bold]{w.id}[/bold] {w.title} — {w.author.name}", highlight=False)
+    for f in d["files"]:
+        extra = f"  regions={f['regions']}" if f["regions"] else ""
+        out.print(f"  file {f['id']} {f['role']:<9} {f['format']:<5} {f['width']}x{f['height']} "
+                  f"{f['size_bytes']:>9,} B  sha256 {f['sha256']}{extra}", highlight=False)
+
+
+@work_app.command("remove")
+def work_remove(work_id: int, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Remove a work with its files, fingerprints and matches."""
+    ink = state.app()
+    try:
+        w = ink.work(work_id)
+    except InksealError as exc:
+        _fail(str(exc))
+    if not yes and not typer.confirm(f"Remove work {w.id} '{w.title}'?"):
+        raise typer.Exit(3)
+    ink.remove_work(work_id)
+    out.print(t("removed", state.language, work_id=work_id))
+
+
+@index_app.command("rebuild")
+def index_rebuild() -> None:
+    """Rebuild the FAISS indexes from the database."""
+    counts = state.app().rebuild_index()
+    out.print(t("index_rebuilt", state.language, count=sum(counts.values())) + f" {counts}", highlight=False)
+
+
+# -- scanning and matches ------------------------------------------------------------------------
+def describe_localisation(loc: dict, lang: str) -> list[str]:
+    if not loc:
+        return []
+    lines = [t("visible", lang, pct=100 * loc.get("visible_fraction", 0))]
+    sides = loc.get("cut_sides") or {}
+    if sides:
+        cut = ", ".join(f"{region_name(s, lang)} {100 * v:.0f}%" for s, v in sides.items())
+        lines.append(("被裁掉：" if lang == "zh" else "cut away: ") + cut)
+    zones = [z for z, v in (loc.get("missing_zones") or {}).items() if v.get("covered", 0) >= 0.5]
+    if zones:
+        lines.append(("被遮盖或改动：" if lang == "zh" else "covered or altered: ")
+                     + ", ".join(region_name(z, lang) for z in zones))
+    sig = (loc.get("regions") or {}).get("signature")
+    if sig:
+        key = {"cut": "signature_cut", "altered": "signature_altered", "intact": "signature_kept"}[sig["status"]]
+        lines.append(t(key, lang, pct=100 * (1 - sig["present"])))
+    return lines
+
+
+def _match_dict(m: Match) -> dict:
+    s = m.suspect
+    return {"id": m.id, "status": m.status, "work_id": m.work_id, "work_title": m.work.title, "file_id": m.file_id,
+            "score": round(m.score, 2), "false_match_odds": f"1 in {odds(m.score)}", "scores": m.scores,
+            "localisation": m.localisation, "created_at": m.created_at,
+            "suspect": {"id": s.id, "sha256": s.sha256, "kind": s.source_kind, "source": s.source,
+                        "page_url": s.page_url, "location": s.location, "captured_at": s.captured_at,
+                        "width": s.width, "height": s.height}}
+
+
+@app.command()
+def scan(
+    sources: Annotated[list[str], typer.Argument(help="Image files, folders, saved pages, WARC files, URL lists, URLs.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Scan sources for copies of registered works; matches are stored (see `inkseal matches`)."""
+    ink = state.app()
+    lang = state.language
+    with _progress() as bar:
+        task = bar.add_task("scan", total=None)
+
+        def on_item(r) -> None:  # type: ignore[no-untyped-def]
+            bar.advance(task)
+            if r.error and not as_json:
+                bar.console.print(t("item_failed", lang, item=r.item.label, reason=r.error), highlight=False,
+                                  style="yellow")
+
+        report = ink.scan(sources, on_item=on_item)
+    if as_json:
+        _emit({"scan_id": report.scan_id, "items": len(report.results),
+               "failed": [{"item": r.item.label, "error": r.error} for r in report.failed],
+               "whitelisted": report.suppressed,
+               "matches": [_match_dict(ink.registry.match(m.id)) for r in report.matched for m in r.matches]})
+    else:
+        for r in report.matched:
+            for m in r.matches:
+                full = ink.registry.match(m.id)
+                out.print(t("match_line", lang, suspect=r.item.label, work_id=m.work_id, title=full.work.title,
+                            score=m.score, meaning=t("meaning", lang, odds=odds(m.score))), highlight=False)
+                for line in describe_localisation(m.localisation, lang):
+                    out.print(f"    {line}", highlight=False)
+        out.print(t("scan_summary", lang, items=len(report.results), matches=sum(len(r.matches) for r in report.matched),
+                    failed=len(report.failed), suppressed=report.suppressed))
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def matches(
+    status: Annotated[str | None, typer.Option(help="new, confirmed, ignored or whitelisted.")] = None,
+    work: Annotated[int | None, typer.Option(help="Only this work.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List stored matches."""
+    items = state.app().matches(status, work)
+    if as_json:
+        _emit([_match_dict(m) for m in items])
+        return
+    table = Table("ID", "Status", "Work", "Score", "Visible", "Signature", "Suspect")
+    for m in items:
+        sig = (m.localisation.get("regions") or {}).get("signature", {}).get("status", "")
+        vis = m.localisation.get("visible_fraction")
+        table.add_row(str(m.id), m.status, f"{m.work_id} {m.work.title}", f"{m.score:.1f}",
+                      f"{100 * vis:.0f}%" if vis is not None else "", sig, m.suspect.page_url or m.suspect.source)
+    out.print(table)
+
+
+@app.command()
+def mark(
+    match_id: int,
+    status: Annotated[str, typer.Argument(help="confirmed, ignored or whitelisted (an authorised use).")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+) -> None:
+    """Decide on a match. Whitelisted uses are not reported by later scans."""
+    try:
+        state.app().set_match_status(match_id, status, note)
+    except (InksealError, ValueError) as exc:
+        _fail(str(exc))
+    out.print(t("status_set", state.language, match_id=match_id, status=status))
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo writes its suspects.")] = Path(".inkseal/demo"),
+) -> None:
+    """Run the end-to-end demo on the bundled sample photos."""
+    from inkseal.demo import run_demo
+
+    raise typer.Exit(run_demo(state.app(), workdir, out, err))
+
+
+def main() -> None:
+    try:
+        app()
+    except InksealError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(3)

@@ -1,0 +1,131 @@
+"""`inkseal demo`: the whole story on the bundled sample photos, in under a minute.
+
+1. A creator registers four works (Kodak sample photos) and publishes one with a visible signature.
+2. An infringer's article (a saved web page) shows that picture with the signature corner cut
+   off, shrunk and re-encoded as JPEG - the situation of Li v. Liu.
+3. A folder holds other attacked copies (mirrored, rotated, overlaid, screenshot in a page,
+   collage) and unrelated photos.
+4. inkseal scans the page and the folder and reports each copy, what is visible, and what was cut.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageEnhance
+from rich.console import Console
+
+from inkseal.app import Inkseal
+from inkseal.i18n import t
+from inkseal.match.calibration import odds
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+AUTHOR = "Li (demo creator)"
+SIGNATURE = "© Li · inkseal demo"
+
+
+def _jpeg(im: Image.Image, path: Path, quality: int = 72) -> None:
+    im.convert("RGB").save(path, "JPEG", quality=quality)
+
+
+def _article(published: Path, folder: Path) -> Path:
+    """A saved article page whose picture is the published work with the signature corner cut."""
+    files = folder / "article_files"
+    files.mkdir(parents=True)
+    im = Image.open(published).convert("RGB")
+    w, h = im.size
+    cut = im.crop((0, 0, int(w * 0.78), int(h * 0.8)))  # the bottom-right corner (signature) is gone
+    cut = cut.resize((int(cut.width * 0.7), int(cut.height * 0.7)), Image.LANCZOS)
+    _jpeg(cut, files / "spring-breeze.jpg", 70)
+    shutil.copy(EXAMPLES / "flowers" / "100080576_f52e8ee070_n.jpg", files / "sidebar-ad.jpg")
+    page = folder / "article.html"
+    page.write_text(
+        "<!DOCTYPE html>\n<!-- saved from url=(0047)https://baijiahao.example.com/s?id=1760000000 -->\n"
+        "<html><head><meta charset='utf-8'><title>春天的诗意 · Poetry of spring</title></head><body>\n"
+        "<article><h1>春天的诗意</h1><p>Found on the Internet; source unknown.</p>\n"
+        "<figure><img src='./article_files/spring-breeze.jpg' alt='spring' width='420'></figure>\n"
+        "<aside><img src='article_files/sidebar-ad.jpg' alt='ad'></aside></article></body></html>\n",
+        encoding="utf-8",
+    )
+    return page
+
+
+def _attacked(works: list[Path], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    a, b, c = (Image.open(p).convert("RGB") for p in works[1:4])
+    _jpeg(a.transpose(Image.FLIP_LEFT_RIGHT).resize((a.width // 2, a.height // 2)), folder / "mirrored-small.jpg")
+    _jpeg(b.rotate(8, expand=True, fillcolor=(255, 255, 255)), folder / "rotated.jpg")
+    jit = ImageEnhance.Color(ImageEnhance.Brightness(c).enhance(1.25)).enhance(0.6)
+    d = ImageDraw.Draw(jit)
+    d.text((20, jit.height // 2), "REPOST 转载", fill=(255, 255, 255), font_size=int(jit.height * 0.1))
+    _jpeg(jit, folder / "recoloured-with-text.jpg", 60)
+    page = Image.new("RGB", (1280, 1500), (250, 250, 248))
+    page.paste(a.resize((640, int(640 * a.height / a.width))), (320, 420))
+    d = ImageDraw.Draw(page)
+    for y in range(80, 380, 26):
+        d.text((200, y), "A screenshot of a feed post with text around the picture " * 2, fill=(40, 40, 40))
+    _jpeg(page, folder / "screenshot.jpg", 80)
+    collage = Image.new("RGB", (1200, 420), (255, 255, 255))
+    collage.paste(b.resize((560, int(560 * b.height / b.width))), (20, 20))
+    collage.paste(c.resize((560, int(560 * c.height / c.width))), (620, 20))
+    buf = io.BytesIO()
+    collage.save(buf, "PNG")
+    (folder / "collage.png").write_bytes(buf.getvalue())
+    for name in ("100930342_92e8746431_n.jpg", "10094729603_eeca3f2cb6.jpg"):
+        shutil.copy(EXAMPLES / "flowers" / name, folder / f"unrelated-{name}")
+
+
+def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
+    lang = app.settings.lang
+    works = sorted((EXAMPLES / "kodak").glob("*.png"))
+    if len(works) < 4:
+        err.print(f"sample photos not found under {EXAMPLES / 'kodak'}")
+        return 3
+    out.rule("1. register and publish / 登记与发布")
+    report = app.register(works, author=AUTHOR)
+    ids = [i.work_id for i in report.items]
+    for i in report.items:
+        w = app.work(i.work_id)  # type: ignore[arg-type]
+        out.print(f"  work {w.id}: {w.title}" + (f"  ({i.skipped})" if i.skipped else ""), highlight=False)
+    first = app.work(ids[0])  # type: ignore[arg-type]
+    published = next((f for f in first.files if f.role == "published"), None)
+    if published is None:
+        published, path = app.publish(first.id, signature=SIGNATURE)
+    else:
+        path = app.settings.home / "published" / f"work{first.id}-{published.id}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(app.registry.objects.get(published.sha256))
+    out.print(f"  published work {first.id} with signature box {published.regions['signature']}: {path}", highlight=False)
+
+    out.rule("2. the infringing article and other copies / 侵权文章与其他副本")
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    page = _article(path, workdir / "article")
+    _attacked(works, workdir / "found")
+    out.print(f"  {page}\n  {workdir / 'found'}/ ({len(list((workdir / 'found').iterdir()))} files)", highlight=False)
+
+    out.rule("3. scan / 扫描")
+    result = app.scan([str(page), str(workdir / "found")])
+    for r in result.results:
+        if r.error:
+            err.print(t("item_failed", lang, item=r.item.label, reason=r.error))
+        for m in r.matches:
+            w = app.work(m.work_id)
+            loc = m.localisation
+            out.print(f"[bold]{Path(r.item.source).name}[/bold] → work {w.id} '{w.title}'  "
+                      f"score {m.score:.1f} (1 false match in ~{odds(m.score)} suspects)", highlight=False)
+            if r.item.page_url:
+                out.print(f"    on page {r.item.page_url} — '{r.item.location.get('page_title', '')}' at "
+                          f"{r.item.location.get('dom_path')}", highlight=False)
+            from inkseal.cli import describe_localisation
+
+            for line in describe_localisation(loc, lang):
+                out.print(f"    {line}", highlight=False)
+        if not r.matches and not r.error:
+            out.print(f"[dim]{Path(r.item.source).name}: no registered work[/dim]", highlight=False)
+    out.print(t("scan_summary", lang, items=len(result.results), matches=sum(len(r.matches) for r in result.matched),
+                failed=len(result.failed), suppressed=result.suppressed))
+    out.print("See them again with: inkseal matches")
+    return 1 if result.failed else 0

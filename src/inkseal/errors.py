@@ -1,0 +1,17 @@
+"""Errors a user can act on. Each carries a one-line reason, in the user's language at display time."""
+
+
+class InksealError(Exception):
+    """Base for expected failures: shown as one line, never as a traceback."""
+
+
+class BadImage(InksealError):
+    """The bytes are not an image we can read safely (empty, truncated, corrupt, a bomb, ...)."""
+
+
+class NotFound(InksealError):
+    pass
+
+
+class SourceError(InksealError):
+    """A scan source (page, archive, URL list) could not be read."""

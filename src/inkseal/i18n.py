@@ -1,0 +1,54 @@
+"""Bilingual messages (English / 中文). Keys are stable; the CLI and reports pick a language."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "registered": ("Registered work {work_id} '{title}' ({files} file(s))", "已登记作品 {work_id}「{title}」（{files} 个文件）"),
+    "register_failed": ("Could not register {item}: {reason}", "无法登记 {item}：{reason}"),
+    "scan_summary": (
+        "Scanned {items} item(s): {matches} match(es), {failed} failed, {suppressed} whitelisted",
+        "已扫描 {items} 项：{matches} 处匹配，{failed} 项失败，{suppressed} 项属授权使用",
+    ),
+    "item_failed": ("{item}: {reason}", "{item}：{reason}"),
+    "match_line": (
+        "{suspect} copies work {work_id} '{title}' (score {score:.1f}; {meaning})",
+        "{suspect} 复制了作品 {work_id}「{title}」（得分 {score:.1f}；{meaning}）",
+    ),
+    "meaning": (
+        "about one false match in {odds} suspects",
+        "约每 {odds} 张可疑图片出现一次误匹配",
+    ),
+    "visible": ("{pct:.0f}% of the original is visible", "可见原图的 {pct:.0f}%"),
+    "missing": ("missing: {regions}", "缺失：{regions}"),
+    "signature_cut": ("the signature region was cut off ({pct:.0f}% gone)", "署名区域被裁掉（缺失 {pct:.0f}%）"),
+    "signature_altered": ("the signature region is present but altered", "署名区域仍在但已被改动"),
+    "signature_kept": ("the signature region is intact", "署名区域完整"),
+    "flipped": ("mirrored", "镜像"),
+    "no_works": ("No works registered yet.", "尚未登记任何作品。"),
+    "removed": ("Removed work {work_id}.", "已删除作品 {work_id}。"),
+    "index_rebuilt": ("Index rebuilt: {count} fingerprint(s).", "索引已重建：{count} 个指纹。"),
+    "status_set": ("Match {match_id} marked {status}.", "匹配 {match_id} 已标记为 {status}。"),
+    "some_failed": ("{n} item(s) failed; see the lines above.", "{n} 项失败，详见上文。"),
+}
+
+REGION_NAMES: dict[str, tuple[str, str]] = {
+    "top-left": ("top-left corner", "左上角"),
+    "top-right": ("top-right corner", "右上角"),
+    "bottom-left": ("bottom-left corner", "左下角"),
+    "bottom-right": ("bottom-right corner", "右下角"),
+    "top": ("top edge", "上边"),
+    "bottom": ("bottom edge", "下边"),
+    "left": ("left edge", "左边"),
+    "right": ("right edge", "右边"),
+    "center": ("centre", "中部"),
+}
+
+
+def t(key: str, lang: str = "en", **kw: object) -> str:
+    en, zh = MESSAGES[key]
+    return (zh if lang == "zh" else en).format(**kw)
+
+
+def region_name(key: str, lang: str = "en") -> str:
+    en, zh = REGION_NAMES.get(key, (key, key))
+    return zh if lang == "zh" else en

@@ -1,0 +1,160 @@
+"""Safe image decoding: every path that turns bytes into pixels goes through `load_image`.
+
+Hostile or odd input is the norm for a scanner of the open web, so this module
+- refuses empty, truncated and corrupt files with a one-line reason (`BadImage`);
+- refuses decompression bombs by checking the header's pixel count *before* decoding;
+- normalises every mode (CMYK, 16-bit, palette, alpha, LA, I, F) to 8-bit RGB, compositing
+  transparency onto white the way a browser shows it on a white page;
+- applies the EXIF orientation, ignoring broken EXIF rather than failing the image;
+- takes the first frame of animations and says so in `notes`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from inkseal.errors import BadImage
+
+# Pillow's own bomb check warns at 89 MP and errors at 2x; we enforce our own limit explicitly instead.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass
+class LoadedImage:
+    rgb: np.ndarray  # HxWx3 uint8, C-contiguous
+    format: str
+    mode: str  # mode as stored in the file
+    sha256: str
+    size_bytes: int
+    frames: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    def pil(self) -> Image.Image:
+        return Image.fromarray(self.rgb)
+
+
+def _to_rgb(im: Image.Image, notes: list[str]) -> Image.Image:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16/32-bit greyscale: scale the actual range to 8 bits rather than clipping at 255.
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+        notes.append(f"{mode} scaled to 8-bit")
+        return Image.fromarray(arr.astype(np.uint8)).convert("RGB")
+    if mode == "F":
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+        return Image.fromarray(arr.astype(np.uint8)).convert("RGB")
+    if mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+    elif mode == "PA":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if im.mode != "RGB":
+        # CMYK (with Pillow's inversion handling for Adobe JPEGs), YCbCr, LAB, HSV, L, 1 ...
+        return im.convert("RGB")
+    return im
+
+
+def load_image(data: bytes, *, max_pixels: int = 64_000_000, name: str = "") -> LoadedImage:
+    """Decode `data` into RGB pixels or raise `BadImage` with a one-line reason."""
+    if not data:
+        raise BadImage("empty file (0 bytes)")
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            if w <= 0 or h <= 0:
+                raise BadImage(f"image has no pixels ({w}x{h})")
+            if w * h > max_pixels:
+                raise BadImage(f"decompression bomb refused: {w}x{h} = {w * h:,} pixels exceeds the {max_pixels:,} limit")
+            fmt = im.format or "unknown"
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            if frames > 1:
+                notes.append(f"animated ({frames} frames): first frame used")
+                im.seek(0)
+            stored_mode = im.mode
+            im.load()
+            try:
+                im = ImageOps.exif_transpose(im) or im
+            except Exception:  # hostile EXIF must not cost the picture
+                notes.append("EXIF orientation unreadable: ignored")
+            rgb = _to_rgb(im, notes)
+            arr = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    except BadImage:
+        raise
+    except UnidentifiedImageError:
+        raise BadImage("not a recognised image format (corrupt or not an image)") from None
+    except Image.DecompressionBombError as exc:
+        raise BadImage(f"decompression bomb refused: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, struct.error) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "truncated" in msg.lower():
+            raise BadImage(f"truncated image: {msg}") from None
+        raise BadImage(f"corrupt image: {msg}") from None
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise BadImage(f"unexpected pixel layout {arr.shape}")
+    return LoadedImage(
+        rgb=arr,
+        format=fmt,
+        mode=stored_mode,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        frames=frames,
+        notes=notes,
+    )
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """Read a file, refusing anything larger than `max_bytes` (checked before reading)."""
+    p = Path(path)
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise BadImage(f"file too large: {size:,} bytes exceeds the {max_bytes:,} limit")
+    return p.read_bytes()
+
+
+def resize_short(rgb: np.ndarray, short: int) -> np.ndarray:
+    """Resize so the shorter side is `short` (area filter when shrinking), keeping the aspect ratio."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    s = short / min(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    if (nw, nh) == (w, h):
+        return rgb
+    return cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+def resize_max(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink so the longer side is at most `max_side`; returns the image and the scale applied."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    if s >= 1.0:
+        return rgb, 1.0
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA), s

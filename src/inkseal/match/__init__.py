@@ -1,0 +1,1 @@
+"""Matching: from a suspect image to verdicts (see matcher.py for the data path)."""

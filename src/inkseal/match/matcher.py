@@ -1,0 +1,212 @@
+"""From a suspect image to verdicts: candidates -> geometric verification -> score -> localisation.
+
+    suspect pixels
+      ├─ SSCD embedding of the whole image and of each proposed picture region ─┐
+      └─ PDQ hash in 8 orientations ───────────────────────────────────────────┤
+                                                      FAISS top-k per query ───┴─> candidate files
+    for each candidate (best first, at most MAX_VERIFY):
+      ORB features of the suspect (or of the region that found it; mirrored on a second try)
+      ─> RANSAC affine onto the registered file ─> inliers
+    score = -log10(expected false matches) from the calibrated tails (match/calibration.py)
+    verdict = score >= -log10(max_false_matches); matches are localised (match/localise.py)
+
+One suspect can yield several verdicts (a collage, a page with several works): every candidate
+work is verified on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inkseal.imaging import LoadedImage, load_image
+from inkseal.match.calibration import Calibration
+from inkseal.match.index import SignalIndex
+from inkseal.match.localise import Localisation, localise
+from inkseal.match.regions import suspect_proposals
+from inkseal.match.verify import Verification, mirror_affine, verify
+from inkseal.registry.store import Registry
+from inkseal.signals.orb import LocalFeatures, ORBSignal
+from inkseal.signals.pdq import PDQSignal
+from inkseal.signals.sscd import SSCDSignal
+
+TOP_K = 10
+MAX_VERIFY = 6
+COS_FLOOR = 0.08  # below this SSCD says "unrelated"; such candidates are verified only on a PDQ hit
+PDQ_CANDIDATE = 64  # loose Hamming radius for proposing candidates (matching uses geometry)
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class Candidate:
+    file_id: int
+    work_id: int
+    cosine: float = -1.0
+    box: Box | None = None  # the suspect region whose embedding found it (None = whole image)
+    pdq_distance: int | None = None
+    pdq_orientation: str | None = None
+
+
+@dataclass
+class Verdict:
+    work_id: int
+    file_id: int
+    score: float
+    is_match: bool
+    cosine: float
+    inliers: int
+    mirrored: bool
+    pdq_distance: int | None = None
+    affine: list[list[float]] | None = None
+    localisation: Localisation | None = None
+    extra: dict = field(default_factory=dict)
+
+    def scores(self) -> dict:
+        return {
+            "score": round(self.score, 2), "sscd_cosine": round(self.cosine, 4), "inliers": self.inliers,
+            "mirrored": self.mirrored, "pdq_distance": self.pdq_distance, "affine": self.affine, **self.extra,
+        }
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key, make):  # type: ignore[no-untyped-def]
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+class Matcher:
+    def __init__(self, registry: Registry, sscd: SSCDSignal, pdq: PDQSignal, orb: ORBSignal,
+                 sscd_index: SignalIndex, pdq_index: SignalIndex, calibration: Calibration,
+                 max_false_matches: float = 1e-3, max_pixels: int = 64_000_000) -> None:
+        self.registry, self.sscd, self.pdq, self.orb = registry, sscd, pdq, orb
+        self.sscd_index, self.pdq_index = sscd_index, pdq_index
+        self.calibration = calibration
+        self.min_score = -math.log10(max_false_matches)
+        self.max_pixels = max_pixels
+        self._ref_features = _LRU(512)
+        self._ref_pixels = _LRU(16)
+
+    # -- candidates -----------------------------------------------------------------------------
+    def candidates(self, rgb: np.ndarray) -> list[Candidate]:
+        h, w = rgb.shape[:2]
+        boxes: list[Box | None] = [None, *suspect_proposals(rgb)]
+        found: dict[int, Candidate] = {}
+        owners: dict[int, tuple[int, int]] = {}
+        if len(self.sscd_index):
+            crops = [rgb if b is None else rgb[b[1]:b[3], b[0]:b[2]] for b in boxes]
+            queries = np.stack([self.sscd.compute(c) for c in crops])
+            sims, ids = self.sscd_index.search(queries, TOP_K)
+            owners.update(self.registry.fingerprint_owners({int(i) for i in ids.ravel() if i >= 0}))
+            for qi, box in enumerate(boxes):
+                for sim, fid in zip(sims[qi], ids[qi], strict=True):
+                    if fid < 0 or int(fid) not in owners:
+                        continue
+                    file_id, work_id = owners[int(fid)]
+                    c = found.setdefault(file_id, Candidate(file_id, work_id))
+                    if sim > c.cosine:
+                        c.cosine, c.box = float(sim), box
+        if len(self.pdq_index):
+            variants = self.pdq.compute_dihedral(rgb)
+            dists, ids = self.pdq_index.search(np.stack([v for _n, v in variants]), 5)
+            hit_ids = {int(i) for i, d in zip(ids.ravel(), dists.ravel(), strict=True) if i >= 0 and d <= PDQ_CANDIDATE}
+            pdq_owners = self.registry.fingerprint_owners(hit_ids)
+            for (name, _v), drow, irow in zip(variants, dists, ids, strict=True):
+                for d, fid in zip(drow, irow, strict=True):
+                    if fid < 0 or d > PDQ_CANDIDATE or int(fid) not in pdq_owners:
+                        continue
+                    file_id, work_id = pdq_owners[int(fid)]
+                    c = found.setdefault(file_id, Candidate(file_id, work_id))
+                    if c.pdq_distance is None or d < c.pdq_distance:
+                        c.pdq_distance, c.pdq_orientation = int(d), name
+        ranked = sorted(found.values(), key=lambda c: (c.pdq_distance is None, -c.cosine))
+        return [c for c in ranked if c.cosine >= COS_FLOOR or c.pdq_distance is not None][:MAX_VERIFY]
+
+    # -- verification ---------------------------------------------------------------------------
+    def _reference(self, file_id: int) -> LocalFeatures | None:
+        def load() -> LocalFeatures | None:
+            blob = self.registry.file_fingerprint(file_id, self.orb.name)
+            return self.orb.deserialize(blob) if blob else None
+
+        return self._ref_features.get_or(file_id, load)
+
+    def _reference_pixels(self, file_id: int) -> tuple[np.ndarray, dict]:
+        def load() -> tuple[np.ndarray, dict]:
+            wf = self.registry.file(file_id)
+            img = load_image(self.registry.objects.get(wf.sha256), max_pixels=self.max_pixels)
+            regions = dict(wf.regions or {})
+            if not regions:  # regions drawn on a sibling file of the same size apply here too
+                for sib in self.registry.work(wf.work_id).files:
+                    if (sib.width, sib.height) == (wf.width, wf.height) and sib.regions:
+                        regions.update(sib.regions)
+            return img.rgb, regions
+
+        return self._ref_pixels.get_or(file_id, load)
+
+    def match(self, image: LoadedImage | np.ndarray, *, localise_matches: bool = True,
+              keep_non_matches: bool = False) -> list[Verdict]:
+        rgb = image.rgb if isinstance(image, LoadedImage) else image
+        cands = self.candidates(rgb)
+        feats: dict[tuple[Box | None, bool], LocalFeatures] = {}
+
+        def suspect_features(box: Box | None, mirror: bool) -> LocalFeatures:
+            key = (box, mirror)
+            if key not in feats:
+                crop = rgb if box is None else rgb[box[1]:box[3], box[0]:box[2]]
+                feats[key] = self.orb.compute(crop[:, ::-1] if mirror else crop)
+            return feats[key]
+
+        tries = 0
+        raw: list[tuple[Candidate, Verification | None, bool, np.ndarray | None]] = []
+        for c in cands:
+            ref = self._reference(c.file_id)
+            best: tuple[Verification | None, bool, np.ndarray | None] = (None, False, None)
+            if ref is not None:
+                for box in dict.fromkeys([c.box, None]):  # the region that found it, then the whole image
+                    for mirror in (False, True):
+                        sf = suspect_features(box, mirror)
+                        tries += 1
+                        v = verify(sf, ref)
+                        if v is None or (best[0] is not None and v.inliers <= best[0].inliers):
+                            continue
+                        a = mirror_affine(v.affine, sf.width) if mirror else v.affine
+                        if box is not None:  # crop coordinates -> suspect coordinates
+                            a = a @ np.array([[1, 0, -box[0]], [0, 1, -box[1]], [0, 0, 1.0]])
+                        best = (v, mirror, a)
+                    if best[0] is not None and best[0].inliers >= 40:
+                        break  # decisive already; skip the other region
+            raw.append((c, *best))
+
+        n_refs = len(self.sscd_index)
+        by_work: dict[int, Verdict] = {}
+        for c, v, mirror, a in raw:
+            inliers = v.inliers if v else 0
+            score = self.calibration.score(cosine=c.cosine, n_refs=n_refs, inliers=inliers, n_verified=max(1, tries))
+            verdict = Verdict(
+                work_id=c.work_id, file_id=c.file_id, score=score, is_match=score >= self.min_score,
+                cosine=c.cosine, inliers=inliers, mirrored=mirror, pdq_distance=c.pdq_distance,
+                affine=None if a is None else [[round(float(x), 5) for x in row] for row in a],
+                extra={"region": list(c.box) if c.box else None},
+            )
+            prev = by_work.get(c.work_id)
+            if prev is None or (verdict.score, verdict.inliers) > (prev.score, prev.inliers):
+                by_work[c.work_id] = verdict
+        verdicts = sorted(by_work.values(), key=lambda v: -v.score)
+        if localise_matches:
+            for v in verdicts:
+                if v.is_match and v.affine is not None:
+                    ref_rgb, regions = self._reference_pixels(v.file_id)
+                    v.localisation = localise(rgb, ref_rgb, np.array(v.affine), regions)
+        return verdicts if keep_non_matches else [v for v in verdicts if v.is_match]

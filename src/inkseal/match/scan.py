@@ -1,0 +1,97 @@
+"""A scan: sources -> suspect items -> safe decode -> matcher -> allowances -> stored matches.
+
+Every item is handled on its own: a failure is one line in the report and the batch goes on.
+Matches are committed per suspect, so an interrupted scan keeps everything found so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from inkseal.errors import BadImage
+from inkseal.imaging import load_image
+from inkseal.match.matcher import Matcher, Verdict
+from inkseal.match.sources import SuspectItem, iter_source
+from inkseal.match.sources.urls import Fetcher
+from inkseal.registry.models import Match, Suspect
+from inkseal.registry.store import Registry
+
+
+@dataclass
+class ItemResult:
+    item: SuspectItem
+    error: str | None = None
+    matches: list[Match] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    suppressed: int = 0  # matches hidden by an allowance (authorised use)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScanReport:
+    scan_id: int
+    results: list[ItemResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ItemResult]:
+        return [r for r in self.results if r.error]
+
+    @property
+    def matched(self) -> list[ItemResult]:
+        return [r for r in self.results if r.matches]
+
+    @property
+    def suppressed(self) -> int:
+        return sum(r.suppressed for r in self.results)
+
+
+def run_scan(registry: Registry, matcher: Matcher, sources: Iterable[str], *, max_bytes: int, max_pixels: int,
+             http_timeout_s: float = 20.0, on_item: Callable[[ItemResult], None] | None = None) -> ScanReport:
+    sources = list(sources)
+    report = ScanReport(registry.start_scan(sources))
+    fetcher = Fetcher(max_bytes=max_bytes, timeout_s=http_timeout_s)
+    cache: dict[str, list[Verdict]] = {}  # the same bytes seen twice (srcset, reposts) are matched once
+    try:
+        for source in sources:
+            for item in iter_source(source, max_bytes=max_bytes, fetcher=fetcher):
+                result = _scan_item(registry, matcher, item, report.scan_id, max_pixels, cache)
+                report.results.append(result)
+                if on_item:
+                    on_item(result)
+    finally:
+        fetcher.close()
+        registry.finish_scan(report.scan_id, len(report.results), len(report.failed), len(report.matched))
+    return report
+
+
+def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id: int, max_pixels: int,
+               cache: dict[str, list[Verdict]]) -> ItemResult:
+    result = ItemResult(item)
+    if item.error or item.data is None:
+        result.error = item.error or "no data"
+        return result
+    try:
+        image = load_image(item.data, max_pixels=max_pixels, name=item.source)
+    except BadImage as exc:
+        result.error = str(exc)
+        return result
+    result.notes = image.notes
+    verdicts = cache.get(image.sha256)
+    if verdicts is None:
+        verdicts = cache[image.sha256] = matcher.match(image)
+    kept = []
+    for v in verdicts:
+        if registry.is_allowed(v.work_id, image.sha256, [item.page_url, item.source]):
+            result.suppressed += 1
+        else:
+            kept.append(v)
+    result.verdicts = kept
+    if kept:
+        suspect = Suspect(scan_id=scan_id, sha256=image.sha256, source_kind=item.kind, source=item.source,
+                          page_url=item.page_url, location=item.location | {"notes": image.notes},
+                          captured_at=item.captured_at, width=image.width, height=image.height)
+        rows = [Match(work_id=v.work_id, file_id=v.file_id, score=v.score, scores=v.scores(),
+                      localisation=v.localisation.as_dict() if v.localisation else {}) for v in kept]
+        result.matches = registry.record_matches(suspect, rows)
+    return result

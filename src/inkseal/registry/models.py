@@ -1,0 +1,131 @@
+"""SQLAlchemy 2 tables. Portable across SQLite and PostgreSQL: no dialect-specific types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Author(Base):
+    __tablename__ = "authors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    works: Mapped[list[Work]] = relationship(back_populates="author")
+
+
+class Work(Base):
+    __tablename__ = "works"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"))
+    title: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    author: Mapped[Author] = relationship(back_populates="works")
+    files: Mapped[list[WorkFile]] = relationship(
+        back_populates="work", cascade="all, delete-orphan", order_by="WorkFile.id", passive_deletes=True
+    )
+
+
+class WorkFile(Base):
+    """One file of a work: the original, or a published version (e.g. with a visible signature)."""
+
+    __tablename__ = "work_files"
+    __table_args__ = (UniqueConstraint("work_id", "sha256"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # original | published
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    source_name: Mapped[str] = mapped_column(Text, default="")
+    # Regions of interest in this file's pixel coordinates, e.g. {"signature": [x0, y0, x1, y1]}.
+    regions: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    work: Mapped[Work] = relationship(back_populates="files")
+    fingerprints: Mapped[list[Fingerprint]] = relationship(
+        back_populates="file", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Fingerprint(Base):
+    """One signal's output for one file. `variant` names the region it was computed on ("full", "crop3x3:4")."""
+
+    __tablename__ = "fingerprints"
+    __table_args__ = (Index("ix_fingerprints_signal", "signal", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("work_files.id", ondelete="CASCADE"), index=True)
+    signal: Mapped[str] = mapped_column(String(40))
+    signal_version: Mapped[int] = mapped_column(Integer)
+    variant: Mapped[str] = mapped_column(String(40), default="full")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    file: Mapped[WorkFile] = relationship(back_populates="fingerprints")
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sources: Mapped[list] = mapped_column(JSON, default=list)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Suspect(Base):
+    """An image seen during a scan: where it came from and exactly which bytes were seen."""
+
+    __tablename__ = "suspects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id", ondelete="SET NULL"), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    source_kind: Mapped[str] = mapped_column(String(20))  # file | page | warc | url
+    source: Mapped[str] = mapped_column(Text)  # path or URL of the image itself
+    page_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    location: Mapped[dict] = mapped_column(JSON, default=dict)  # page title, DOM path, WARC offset, ...
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Match(Base):
+    __tablename__ = "matches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suspect_id: Mapped[int] = mapped_column(ForeignKey("suspects.id", ondelete="CASCADE"), index=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("work_files.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)  # -log10(expected false matches)
+    scores: Mapped[dict] = mapped_column(JSON, default=dict)  # sscd cosine, inliers, pdq distance, ...
+    localisation: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="new")  # new|confirmed|ignored|whitelisted
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    suspect: Mapped[Suspect] = relationship()
+    work: Mapped[Work] = relationship()
+
+
+class Allowance(Base):
+    """An authorised use: later scans do not report this work at these bytes or under this page/URL."""
+
+    __tablename__ = "allowances"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
