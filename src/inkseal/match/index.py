@@ -19,6 +19,10 @@ import faiss
 import numpy as np
 
 from inkseal.registry.store import Registry
+
+# Exact search over a creator's registry is small work per query; OpenMP's thread start-up and
+# spinning cost more than they save (28 ms vs < 1 ms per binary search measured on 2 cores).
+faiss.omp_set_num_threads(1)
 from inkseal.signals.base import SignalType
 
 

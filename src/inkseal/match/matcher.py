@@ -36,6 +36,7 @@ from inkseal.signals.sscd import SSCDSignal
 TOP_K = 10
 MAX_VERIFY = 6
 COS_FLOOR = 0.08  # below this SSCD says "unrelated"; such candidates are verified only on a PDQ hit
+DECISIVE_INLIERS = 40  # far above anything unrelated images reached in calibration (max 15)
 PDQ_CANDIDATE = 64  # loose Hamming radius for proposing candidates (matching uses geometry)
 
 Box = tuple[int, int, int, int]
@@ -175,6 +176,8 @@ class Matcher:
             best: tuple[Verification | None, bool, np.ndarray | None] = (None, False, None)
             if ref is not None:
                 for box in dict.fromkeys([c.box, None]):  # the region that found it, then the whole image
+                    # Both orientations, always: symmetric pictures (facades, faces) verify both ways
+                    # and only the count of inliers tells which one is the copy.
                     for mirror in (False, True):
                         sf = suspect_features(box, mirror)
                         tries += 1
@@ -185,7 +188,7 @@ class Matcher:
                         if box is not None:  # crop coordinates -> suspect coordinates
                             a = a @ np.array([[1, 0, -box[0]], [0, 1, -box[1]], [0, 0, 1.0]])
                         best = (v, mirror, a)
-                    if best[0] is not None and best[0].inliers >= 40:
+                    if best[0] is not None and best[0].inliers >= DECISIVE_INLIERS:
                         break  # decisive already; skip the other region
             raw.append((c, *best))
 
