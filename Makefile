@@ -25,11 +25,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the tests need (a real PostgreSQL server). Installed only when missing.
+# Debian packages: PostgreSQL server binaries (tests) and a CJK font. Installed only when missing.
 system-deps:
 	@bash scripts/ensure-system-deps.sh
 
-demo: $(STAMP)
+demo: $(STAMP) system-deps
 	$(VENV)/bin/inkseal demo
 
 test: $(STAMP) system-deps

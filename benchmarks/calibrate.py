@@ -73,7 +73,7 @@ def main() -> None:
                 kept.append(path)
         print(f"dropped {len(query_paths) - len(kept)} near-duplicate queries", flush=True)
         query_paths = kept
-        cos_all, inliers = [], []
+        cos_all, inliers, verified_cos = [], [], []
         n_verified = 0
         for qi, path in enumerate(query_paths):
             rgb = load_rgb(path)
@@ -82,6 +82,7 @@ def main() -> None:
                 cos_all.append(ref_vecs @ app.sscd.compute(q))
                 for v in app.matcher.match(q, localise_matches=False, keep_non_matches=True):
                     inliers.append(v.inliers)
+                    verified_cos.append(v.cosine)
                     n_verified += 1
             if qi % 50 == 0:
                 print(f"{qi}/{len(query_paths)} queries", flush=True)
@@ -89,17 +90,23 @@ def main() -> None:
         inl = np.array(inliers)
         out_dir = Path(__file__).parent / "out"
         out_dir.mkdir(exist_ok=True)
-        np.savez_compressed(out_dir / "calibration.npz", cos=cos.astype(np.float16), inliers=inl)
+        np.savez_compressed(out_dir / "calibration.npz", cos=cos.astype(np.float16), inliers=inl,
+                            verified_cos=np.array(verified_cos))
         cos_a, cos_b = tail_fit(cos, cos.size, np.arange(0.10, 0.60, 0.01))
         inl_a, inl_b = tail_fit(inl[inl > 0], max(1, n_verified), np.arange(8, 80, 1))
+        marginal = calibration.Calibration(cos_a=cos_a + 1.0, cos_b=cos_b, inl_a=inl_a + 1.0, inl_b=inl_b)
+        joint_t = np.array([marginal.joint_statistic(c, k) for c, k in zip(verified_cos, inliers, strict=True)])
+        joint_a, joint_b = tail_fit(joint_t, max(1, n_verified), np.arange(0.5, 12, 0.25))
+        print(f"joint statistic: max {joint_t.max():.2f}; log10 P = {joint_a:.2f} - {joint_b:.3f} t")
         print(f"pairs {cos.size:,}; max cosine {cos.max():.3f}; verified {n_verified:,}; max inliers {inl.max()}")
         print(f"cosine tail: log10 P = {cos_a:.2f} - {cos_b:.2f} c ; inlier tail: log10 P = {inl_a:.2f} - {inl_b:.3f} k")
         cal = calibration.Calibration(
             cos_a=round(cos_a + 1.0, 3), cos_b=round(cos_b, 3), inl_a=round(inl_a + 1.0, 3), inl_b=round(inl_b, 4),
+            joint_a=round(joint_a + 1.0, 3), joint_b=round(joint_b, 4),
             source=(f"benchmarks/calibrate.py: {len(query_paths)} unrelated queries x {len(ATTACKS_FOR_CALIBRATION)} "
                     f"attacks vs {n_refs} reference embeddings ({cos.size:,} cosine pairs, max {cos.max():.3f}; "
-                    f"{n_verified:,} verified candidates, max {inl.max()} inliers, candidates need cosine >= "
-                    f"{COS_FLOOR}); +1 decade safety margin on both tails"),
+                    f"{n_verified:,} verified candidates, max {inl.max()} inliers, max joint statistic {joint_t.max():.2f}, "
+                    f"candidates need cosine >= {COS_FLOOR}); +1 decade safety margin on every tail"),
         )
         print(cal)
         if args.write:

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test-suite needs when they are missing: PostgreSQL's server binaries
-# (initdb, pg_ctl, postgres). The tests start their own throw-away server; nothing is configured system-wide.
+# Installs the Debian packages inkseal needs when they are missing:
+# - postgresql: server binaries (initdb, pg_ctl, postgres) for the tests, which start their own
+#   throw-away server; nothing is configured system-wide;
+# - fonts-wqy-microhei: a CJK font for signatures, figures and reports in Chinese.
 set -euo pipefail
 have_pg() {
   command -v initdb >/dev/null 2>&1 && return 0
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
-if have_pg; then exit 0; fi
+need=()
+have_pg || need+=(postgresql)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+[ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-echo "Installing Debian's postgresql (server binaries for the PostgreSQL tests)..."
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Please install: ${need[*]} (Debian/Ubuntu package names)" >&2
+  exit 1
+fi
+echo "Installing Debian packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 
+import numpy as np
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -52,11 +53,18 @@ def test_register_scan_mark_remove_roundtrip(tmp_path: Path, kodak: list[Path]) 
 
     listed = json.loads(run(home, "matches", "--json").stdout)
     assert [x["id"] for x in listed] == [m["id"]]
-    assert run(home, "mark", str(m["id"]), "whitelisted", "--note", "licensed").exit_code == 0
+    fig = tmp_path / "match.png"
+    r = run(home, "match", "show", str(m["id"]), "-o", str(fig))
+    assert r.exit_code == 0 and "cut away" in r.stdout
+    with Image.open(fig) as im:
+        assert im.width > 600 and im.height > 400
+        px = np.asarray(im.convert("RGB"))
+    assert ((px[..., 0] > 200) & (px[..., 1] < 80)).sum() > 500  # the red "cut away" shading is drawn
+    assert run(home, "match", "mark", str(m["id"]), "whitelisted", "--note", "licensed").exit_code == 0
     again = json.loads(run(home, "scan", str(suspects), "--json").stdout)
     assert again["matches"] == [] and again["whitelisted"] == 1
-    assert run(home, "mark", str(m["id"]), "bogus").exit_code == 3
-    assert run(home, "mark", "999", "confirmed").exit_code == 3
+    assert run(home, "match", "mark", str(m["id"]), "bogus").exit_code == 3
+    assert run(home, "match", "mark", "999", "confirmed").exit_code == 3
 
     r = run(home, "index", "rebuild")
     assert r.exit_code == 0 and "18" in r.stdout  # 3 works x (6 SSCD + 1 PDQ)... SSCD 18, PDQ 3

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageEnhance
 
 from conftest import rgb
 from inkseal import Inkseal
+from inkseal.match.calibration import SCORE_CAP
 from inkseal.match.calibration import load as load_calibration
 
 
@@ -136,7 +137,13 @@ def test_score_is_expected_false_matches() -> None:
     weak = cal.score(cosine=0.1, n_refs=1000, inliers=0, n_verified=4)
     strong = cal.score(cosine=0.1, n_refs=1000, inliers=200, n_verified=4)
     assert weak < 0 < 3 < strong  # a weak cosine alone in a big index is no evidence
-    # doubling the index makes the same cosine less convincing by log10(2)
-    a = cal.score(cosine=0.95, n_refs=1000, inliers=0, n_verified=1)
-    b = cal.score(cosine=0.95, n_refs=2000, inliers=0, n_verified=1)
-    assert a - b == pytest.approx(np.log10(2), abs=1e-9)
+    # more references searched or more candidates tried can only make the same evidence weaker
+    for c, k in ((0.95, 0), (0.5, 12), (0.3, 30)):
+        base = cal.score(cosine=c, n_refs=1000, inliers=k, n_verified=4)
+        assert cal.score(cosine=c, n_refs=100_000, inliers=k, n_verified=4) <= base
+        assert cal.score(cosine=c, n_refs=1000, inliers=k, n_verified=40) <= base
+    # geometric evidence dominates: ten times more tries costs exactly one decade
+    a = cal.score(cosine=0.1, n_refs=10, inliers=40, n_verified=1)
+    b = cal.score(cosine=0.1, n_refs=10, inliers=40, n_verified=10)
+    assert a - b == pytest.approx(1.0, abs=1e-9)
+    assert cal.score(cosine=0.99, n_refs=1, inliers=5000, n_verified=1) == SCORE_CAP

@@ -93,3 +93,28 @@ def _fingerprints(app: Inkseal, file_id: int) -> list[Fingerprint]:
 
     with app.registry.session() as s:
         return list(s.scalars(select(Fingerprint).where(Fingerprint.file_id == file_id)))
+
+
+def test_scan_end_to_end_on_both_databases(backend_app: Inkseal, kodak: list[Path], tmp_path: Path) -> None:
+    """The whole data path (register -> scan -> stored match -> decision) on SQLite and PostgreSQL."""
+    import io
+
+    from PIL import Image
+
+    app = backend_app
+    wid = app.register(kodak[8:9], author="Li").items[0].work_id
+    folder = tmp_path / "found"
+    folder.mkdir()
+    buf = io.BytesIO()
+    Image.open(kodak[8]).convert("RGB").crop((100, 50, 700, 450)).save(buf, "JPEG", quality=60)
+    (folder / "copy.jpg").write_bytes(buf.getvalue())
+    (folder / "broken.jpg").write_bytes(buf.getvalue()[:300])
+    report = app.scan([str(folder)])
+    assert len(report.failed) == 1 and "broken.jpg" in report.failed[0].item.source
+    (m,) = [m for r in report.matched for m in r.matches]
+    stored = app.registry.match(m.id)
+    assert stored.work_id == wid and stored.suspect.source.endswith("copy.jpg")
+    assert 0.4 < stored.localisation["visible_fraction"] < 0.75
+    assert app.registry.objects.get(stored.suspect.sha256) == buf.getvalue()  # the exact bytes are kept
+    app.set_match_status(m.id, "whitelisted")
+    assert app.scan([str(folder)]).suppressed == 1

@@ -42,7 +42,7 @@ PAGE = """<!DOCTYPE html>
 
 
 @pytest.fixture
-def saved_page(tmp_path: Path) -> Path:
+def saved_page(tmp_path: Path) -> Path:  # the page and its page_files/ folder
     files = tmp_path / "page_files"
     files.mkdir()
     for i, name in enumerate(["a.jpg", "small.jpg", "big.jpg", "pic.jpg", "bg.jpg"]):
@@ -171,3 +171,24 @@ def test_url_list_fetches_pages_and_images_with_limits(tmp_path: Path, http_serv
     assert "unsupported URL scheme" in by["ftp://example.com/x.jpg"].error
     assert by["http://127.0.0.1:9/closed-port.jpg"].error
     assert all("\n" not in (i.error or "") for i in items)
+
+
+def test_unreadable_and_garbage_pages_fail_alone(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.html"
+    garbage.write_bytes(bytes(range(256)) * 50)  # not HTML at all: parsed leniently, no images
+    assert list(iter_source(str(garbage), max_bytes=MB)) == []
+    missing = list(iter_source(str(tmp_path / "missing.html"), max_bytes=MB))
+    assert len(missing) == 1 and "cannot read page" in missing[0].error
+    huge = tmp_path / "huge.html"
+    huge.write_bytes(b"<html>" + b" " * (MB + 10))
+    (item,) = list(iter_source(str(huge), max_bytes=MB))
+    assert "too large" in item.error
+
+
+def test_folder_scans_pages_once_with_their_context(tmp_path: Path, saved_page: Path) -> None:
+    """A folder holding a saved page: its _files images come through the page, not again as loose files."""
+    (saved_page.parent / "loose.jpg").write_bytes(jpeg_bytes(photo(11)))
+    items = list(iter_source(str(saved_page.parent), max_bytes=MB))
+    loose = [i for i in items if i.kind == "file"]
+    assert [Path(i.source).name for i in loose] == ["loose.jpg"]
+    assert all(i.page_url for i in items if i.kind == "page")

@@ -194,5 +194,16 @@ class Inkseal:
     def matches(self, status: str | None = None, work_id: int | None = None) -> list[Match]:
         return self.registry.matches(status, work_id)
 
+    def match_figure(self, match_id: int) -> Image.Image:
+        """Side-by-side picture of a stored match (registered file | suspect) with its localisation."""
+        from inkseal.match.visual import render_match
+
+        m = self.registry.match(match_id)
+        wf = self.registry.file(m.file_id)
+        original = load_image(self.registry.objects.get(wf.sha256), max_pixels=self.settings.max_pixels)
+        suspect = load_image(self.registry.objects.get(m.suspect.sha256), max_pixels=self.settings.max_pixels)
+        caption = f"match {m.id}: work {m.work_id} '{m.work.title}', score {m.score:.1f}"
+        return render_match(original.rgb, suspect.rgb, m.localisation, caption)
+
     def set_match_status(self, match_id: int, status: str, note: str = "") -> Match:
         return self.registry.set_match_status(match_id, status, note)

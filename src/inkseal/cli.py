@@ -27,8 +27,10 @@ app = typer.Typer(help="inkseal: register your works and find their copies.", no
                   pretty_exceptions_enable=False)
 work_app = typer.Typer(help="Show or remove one work.", no_args_is_help=True)
 index_app = typer.Typer(help="Maintain the search indexes.", no_args_is_help=True)
+match_app = typer.Typer(help="Show or decide on one stored match.", no_args_is_help=True)
 app.add_typer(work_app, name="work")
 app.add_typer(index_app, name="index")
+app.add_typer(match_app, name="match")
 
 out = Console(soft_wrap=True)  # never hard-wrap: lines stay greppable
 err = Console(stderr=True, soft_wrap=True)
@@ -280,7 +282,38 @@ def matches(
     out.print(table)
 
 
-@app.command()
+@match_app.command("show")
+def match_show(
+    match_id: int,
+    image: Annotated[Path | None, typer.Option("-o", "--image", help="Write the side-by-side figure (PNG).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one match: source, scores, what is visible and cut; optionally as a picture."""
+    ink = state.app()
+    try:
+        m = ink.registry.match(match_id)
+        if image is not None:
+            ink.match_figure(match_id).save(image)
+    except InksealError as exc:
+        _fail(str(exc))
+    d = _match_dict(ink.registry.match(match_id))
+    if as_json:
+        _emit(d | {"figure": str(image) if image else None})
+        return
+    s = d["suspect"]
+    out.print(f"[bold]match {m.id}[/bold] ({m.status}): work {m.work_id} '{d['work_title']}', score {m.score:.1f} "
+              f"— {t('meaning', state.language, odds=odds(m.score))}", highlight=False)
+    out.print(f"  suspect {s['source']} ({s['width']}x{s['height']}, sha256 {s['sha256']})", highlight=False)
+    if s["page_url"]:
+        out.print(f"  page {s['page_url']} '{s['location'].get('page_title', '')}' at {s['location'].get('dom_path')}",
+                  highlight=False)
+    for line in describe_localisation(m.localisation, state.language):
+        out.print(f"  {line}", highlight=False)
+    if image is not None:
+        out.print(f"  figure: {image}", highlight=False)
+
+
+@match_app.command("mark")
 def mark(
     match_id: int,
     status: Annotated[str, typer.Argument(help="confirmed, ignored or whitelisted (an authorised use).")],

@@ -115,7 +115,7 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
             w = app.work(m.work_id)
             loc = m.localisation
             out.print(f"[bold]{Path(r.item.source).name}[/bold] → work {w.id} '{w.title}'  "
-                      f"score {m.score:.1f} (1 false match in ~{odds(m.score)} suspects)", highlight=False)
+                      f"score {m.score:.1f} ({t('meaning', lang, odds=odds(m.score))})", highlight=False)
             if r.item.page_url:
                 out.print(f"    on page {r.item.page_url} — '{r.item.location.get('page_title', '')}' at "
                           f"{r.item.location.get('dom_path')}", highlight=False)
@@ -127,5 +127,10 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
             out.print(f"[dim]{Path(r.item.source).name}: no registered work[/dim]", highlight=False)
     out.print(t("scan_summary", lang, items=len(result.results), matches=sum(len(r.matches) for r in result.matched),
                 failed=len(result.failed), suppressed=result.suppressed))
-    out.print("See them again with: inkseal matches")
+    article = next((m for r in result.results if r.item.page_url for m in r.matches), None)
+    if article is not None:
+        figure = workdir / f"match-{article.id}.png"
+        app.match_figure(article.id).save(figure)
+        out.print(f"Side-by-side figure of the article copy / 侵权文章副本对比图: {figure}", highlight=False)
+    out.print("See them again with: inkseal matches; inkseal match show ID -o figure.png")
     return 1 if result.failed else 0

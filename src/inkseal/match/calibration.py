@@ -7,11 +7,20 @@ stored in calibration.json beside this file with their provenance:
     P(SSCD cosine >= c)         log10 P = cos_a - cos_b * c
     P(ORB RANSAC inliers >= k)  log10 P = inl_a - inl_b * k   (best of the mirrored/unmirrored try)
 
+and, because the two are not independent (similar-looking pictures score higher on both), their
+combination is calibrated on its own rather than multiplied:
+
+    t = -(log10 P(cosine >= c) + log10 P(inliers >= k))
+    P(T >= t)                   log10 P = joint_a - joint_b * t   (fitted on verified candidates)
+
 For one suspect the expected number of false matches is
-    E_geo = (number of candidates verified) * P(inliers >= k)
-    E_cos = (number of reference embeddings searched) * P(cosine >= c)
-and the verdict uses E = 2 * min(E_geo, E_cos) (Bonferroni for taking the better of two tests).
-The score is -log10(E): 3 means one false match in a thousand suspects, 6 in a million.
+    E_cos   = (number of reference embeddings searched) * P(cosine >= c)
+    E_geo   = (number of candidates verified) * P(inliers >= k)
+    E_joint = (number of candidates verified) * P(T >= t)
+and the verdict uses E = 3 * min(E_cos, E_geo, E_joint) (Bonferroni for taking the best of three).
+The score is -log10(E): 3 means one false match in a thousand suspects, 6 in a million. Scores
+are capped at SCORE_CAP: beyond that the tails are extrapolated far past anything observed, and a
+bigger number would claim a precision the calibration cannot back.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PATH = Path(__file__).with_name("calibration.json")
+SCORE_CAP = 15.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,8 @@ class Calibration:
     cos_b: float
     inl_a: float
     inl_b: float
+    joint_a: float = 0.0
+    joint_b: float = 0.0  # 0 disables the joint test
     source: str = ""
 
     def log10_p_cos(self, c: float) -> float:
@@ -38,11 +50,19 @@ class Calibration:
     def log10_p_inliers(self, k: int) -> float:
         return min(0.0, self.inl_a - self.inl_b * k) if k > 0 else 0.0
 
+    def joint_statistic(self, cosine: float, inliers: int) -> float:
+        return -(self.log10_p_cos(cosine) + self.log10_p_inliers(inliers))
+
+    def log10_p_joint(self, t: float) -> float:
+        return min(0.0, self.joint_a - self.joint_b * t) if self.joint_b > 0 else 0.0
+
     def score(self, *, cosine: float, n_refs: int, inliers: int, n_verified: int) -> float:
         """-log10 of the expected number of false matches (higher is stronger)."""
+        log_n = math.log10(max(1, n_verified))
         log_e_cos = math.log10(max(1, n_refs)) + self.log10_p_cos(cosine)
-        log_e_geo = math.log10(max(1, n_verified)) + self.log10_p_inliers(inliers) if inliers else 0.0
-        return -(math.log10(2) + min(log_e_cos, log_e_geo))
+        log_e_geo = log_n + self.log10_p_inliers(inliers) if inliers else 0.0
+        log_e_joint = log_n + self.log10_p_joint(self.joint_statistic(cosine, inliers))
+        return min(SCORE_CAP, -(math.log10(3) + min(log_e_cos, log_e_geo, log_e_joint)))
 
     def save(self, path: Path = PATH) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -54,8 +74,8 @@ def load(path: Path = PATH) -> Calibration:
 
 def odds(score: float) -> str:
     """Human phrasing of a score: 'one in 1.2 million'."""
-    if score >= 15:
-        return f"10^{score:.0f}"  # beyond any real registry's size; say the order of magnitude
+    if score >= SCORE_CAP:
+        return f"over 10^{SCORE_CAP:.0f}"
     n = 10 ** max(0.0, score)
     for unit, div in (("trillion", 1e12), ("billion", 1e9), ("million", 1e6), ("thousand", 1e3)):
         if n >= div:

@@ -109,11 +109,17 @@ def localise(suspect_rgb: np.ndarray, reference_rgb: np.ndarray, affine: np.ndar
     for j, i in zip(*np.nonzero(states == "i"), strict=True):
         x0, y0 = i * cell_w, j * cell_h
         pts += [(x0, y0), (x0 + cell_w, y0), (x0, y0 + cell_h), (x0 + cell_w, y0 + cell_h)]
-    if pts:
-        hull = cv2.convexHull(np.float32(pts)).reshape(-1, 2)
-        frame = _frame_in_reference(a, suspect_rgb.shape[1], suspect_rgb.shape[0])
-        poly = _clip(hull, frame)
-        poly = _clip(poly, np.float32([[0, 0], [rw, 0], [rw, rh], [0, rh]]))
+    ref_rect = np.float32([[0, 0], [rw, 0], [rw, rh], [0, rh]])
+    frame = _clip(_frame_in_reference(a, suspect_rgb.shape[1], suspect_rgb.shape[0]), ref_rect)
+    in_frame = states != "c"
+    visible = float((states == "i").mean())
+    if pts and in_frame.any() and (states[in_frame] == "i").mean() >= 0.9:
+        poly = frame  # a plain crop: the suspect's own frame is the exact boundary
+        # exact area of the frame, less the few covered cells inside it
+        visible = float(cv2.contourArea(frame)) / (rw * rh) * float((states[in_frame] == "i").mean())
+    elif pts:
+        # Part of the frame shows something else (page background, a patch): outline what matched.
+        poly = _clip(cv2.convexHull(np.float32(pts)).reshape(-1, 2), frame)
     else:
         poly = np.zeros((0, 2), np.float32)
     poly_s = (inv[:2, :2] @ poly.T + inv[:2, 2:3]).T if len(poly) else poly
@@ -149,7 +155,7 @@ def localise(suspect_rgb: np.ndarray, reference_rgb: np.ndarray, affine: np.ndar
                 cut_sides[side] = round(float(share), 3)
 
     return Localisation(
-        visible_fraction=float((states == "i").mean()),
+        visible_fraction=visible,
         polygon_in_original=[[round(float(x), 1), round(float(y), 1)] for x, y in poly],
         polygon_in_suspect=[[round(float(x), 1), round(float(y), 1)] for x, y in poly_s],
         missing_zones=zones,

@@ -37,6 +37,7 @@ TOP_K = 10
 MAX_VERIFY = 6
 COS_FLOOR = 0.08  # below this SSCD says "unrelated"; such candidates are verified only on a PDQ hit
 DECISIVE_INLIERS = 40  # far above anything unrelated images reached in calibration (max 15)
+SECOND_WORK_COSINE = 0.3  # once one work is certain, weaker candidates are not worth verifying
 PDQ_CANDIDATE = 64  # loose Hamming radius for proposing candidates (matching uses geometry)
 
 Box = tuple[int, int, int, int]
@@ -171,7 +172,12 @@ class Matcher:
 
         tries = 0
         raw: list[tuple[Candidate, Verification | None, bool, np.ndarray | None]] = []
+        decided: set[int] = set()  # works already verified beyond doubt
         for c in cands:
+            if c.work_id in decided:
+                continue  # another file of the same work (original / published) adds nothing
+            if decided and c.cosine < SECOND_WORK_COSINE and c.pdq_distance is None:
+                continue  # a second work in the same suspect must look like one (collage regions do)
             ref = self._reference(c.file_id)
             best: tuple[Verification | None, bool, np.ndarray | None] = (None, False, None)
             if ref is not None:
@@ -191,6 +197,8 @@ class Matcher:
                     if best[0] is not None and best[0].inliers >= DECISIVE_INLIERS:
                         break  # decisive already; skip the other region
             raw.append((c, *best))
+            if best[0] is not None and best[0].inliers >= DECISIVE_INLIERS:
+                decided.add(c.work_id)
 
         n_refs = len(self.sscd_index)
         by_work: dict[int, Verdict] = {}
@@ -206,7 +214,7 @@ class Matcher:
             prev = by_work.get(c.work_id)
             if prev is None or (verdict.score, verdict.inliers) > (prev.score, prev.inliers):
                 by_work[c.work_id] = verdict
-        verdicts = sorted(by_work.values(), key=lambda v: -v.score)
+        verdicts = sorted(by_work.values(), key=lambda v: (-v.score, -v.inliers))
         if localise_matches:
             for v in verdicts:
                 if v.is_match and v.affine is not None:

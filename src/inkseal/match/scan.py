@@ -88,6 +88,8 @@ def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id:
             kept.append(v)
     result.verdicts = kept
     if kept:
+        # Keep the exact bytes seen: the figure and, later, the evidence pack are built from them.
+        registry.objects.put(item.data)
         suspect = Suspect(scan_id=scan_id, sha256=image.sha256, source_kind=item.kind, source=item.source,
                           page_url=item.page_url, location=item.location | {"notes": image.notes},
                           captured_at=item.captured_at, width=image.width, height=image.height)

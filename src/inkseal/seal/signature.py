@@ -6,25 +6,12 @@ can say, for any copy, whether the signature corner survived, was cut off, or wa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-)
+from inkseal.fonts import font as _font
+
 CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    for path in FONT_CANDIDATES:
-        if Path(path).exists():
-            return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size=size)  # Pillow's bundled font, always available
 
 
 def add_signature(rgb: np.ndarray, text: str, corner: str = "bottom-right", *, height_frac: float = 0.06,
