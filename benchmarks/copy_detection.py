@@ -123,8 +123,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as home:
         app = Inkseal.open(home)
+        app.register(kodak[:1], author="warm-up")  # model load is not throughput
+        app.remove_work(app.works()[0].id)
         t0 = time.perf_counter()
-        app.register(kodak + distractors, author="bench")
+        app.register(kodak, author="bench")
+        kodak_s = time.perf_counter() - t0
+        app.register(distractors, author="bench")
         register_s = time.perf_counter() - t0
         n_registered = len(kodak) + len(distractors)
         file_ids = {w.files[0].id: i for i, w in enumerate(app.works())}  # index in kodak+distractors order
@@ -134,13 +138,26 @@ def main() -> None:
         for p in kodak + distractors:
             base.add(load_rgb(p))
         base.freeze()
+        # tf_flowers holds duplicates. A held-out photo that duplicates a registered one is a true copy,
+        # not a negative, so it is dropped - by criteria independent of inkseal's matcher: PDQ distance
+        # <= 31 (Meta's threshold) or whole-image SSCD cosine >= 0.85 against any registered photo.
+        clean = []
+        for p in negatives:
+            f = base.features(load_rgb(p))
+            pdq_d = np.abs(base.mats["PDQ"] - f["PDQ"].astype(np.int8)).sum(1).min()
+            if pdq_d > 31 and float((base.mats["SSCD"] @ f["SSCD"]).max()) < 0.85:
+                clean.append(p)
+        dropped_dupes = len(negatives) - len(clean)
+        negatives = clean
+        print(f"dropped {dropped_dupes} held-out photos that duplicate registered ones", flush=True)
         methods = ["inkseal", *base.names]
 
         def run(rgb: np.ndarray, timings: list[float]) -> dict[str, list[tuple[int, float]]]:
             t = time.perf_counter()
             verdicts = app.matcher.match(rgb, localise_matches=True, keep_non_matches=True)
             timings.append(time.perf_counter() - t)
-            ranked = {"inkseal": [(file_ids[v.file_id], v.score) for v in verdicts][:TOP]}
+            # Scores are capped (calibration.SCORE_CAP); inliers break ties, as in the matcher's own ranking.
+            ranked = {"inkseal": [(file_ids[v.file_id], v.score + v.inliers * 1e-6) for v in verdicts][:TOP]}
             ranked.update(base.rank(rgb))
             return ranked
 
@@ -181,6 +198,8 @@ def main() -> None:
             "peak_rss_mb": peak_mb,
             "queries_positive": len(scan_times_pos),
             "queries_negative": len(scan_times_neg),
+            "negatives_dropped_as_duplicates": dropped_dupes,
+            "register_images_per_s_kodak": len(kodak) / kodak_s,
         }
         print(json.dumps(perf, indent=2))
         OUT.mkdir(exist_ok=True)
@@ -211,8 +230,9 @@ def write_doc(results: dict, perf: dict, args: argparse.Namespace, methods: list
         "",
         "| throughput and memory (2-core CPU) | value |",
         "|---|---|",
-        f"| register (images/s, {perf['registered']} images incl. fingerprints, DB and index) | "
-        f"{perf['register_images_per_s']:.1f} |",
+        f"| register, Kodak 768x512 (images/s, fingerprints + DB + object store + index) | "
+        f"{perf['register_images_per_s_kodak']:.1f} |",
+        f"| register, all {perf['registered']} images (mostly 128x128 flowers) | {perf['register_images_per_s']:.1f} |",
         f"| scan, unrelated images (images/s) | {perf['scan_images_per_s_negatives']:.1f} |",
         f"| scan, copies incl. localisation (images/s) | {perf['scan_images_per_s_copies']:.1f} |",
         f"| scan, all queries (images/s) | {perf['scan_images_per_s_all']:.1f} |",

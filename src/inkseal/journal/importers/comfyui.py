@@ -1,0 +1,178 @@
+"""ComfyUI: walk the API graph (`prompt`) from every sampler node to what fed it.
+
+For each sampler (KSampler, KSamplerAdvanced, SamplerCustom..., anything with positive/negative
+conditioning inputs) we follow links
+    positive / negative -> conditioning nodes (combine, set-area, unCLIP...) -> text encoders
+    model               -> LoRA loaders -> checkpoint / UNet loader
+    latent_image        -> EmptyLatentImage (size) | VAEEncode -> LoadImage (img2img) | an earlier sampler
+and record the text, weights, areas, model chain, seed, steps, cfg, sampler, scheduler and denoise.
+Samplers are ordered by dependency (first pass first); the first pass gives the top-level fields,
+every pass is kept in `extra["passes"]`, and the UI `workflow` graph is stored whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inkseal.journal.importers.base import Generation, load_json, to_float, to_int
+from inkseal.journal.metadata import RawMetadata
+
+TEXT_KEYS = ("text", "text_g", "text_l", "prompt", "string", "value", "positive", "wildcard_text", "populated_text")
+
+
+def _is_link(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and isinstance(v[0], str | int) and isinstance(v[1], int)
+
+
+class Graph:
+    def __init__(self, nodes: dict[str, dict]) -> None:
+        self.nodes = {str(k): v for k, v in nodes.items() if isinstance(v, dict)}
+
+    def node(self, link: Any) -> tuple[str, dict] | None:
+        if not _is_link(link):
+            return None
+        nid = str(link[0])
+        return (nid, self.nodes[nid]) if nid in self.nodes else None
+
+    def inputs(self, node: dict) -> dict[str, Any]:
+        return node.get("inputs") or {}
+
+    def resolve(self, value: Any, depth: int = 0) -> Any:
+        """A literal, or the literal a link points at (primitive / string nodes)."""
+        found = self.node(value)
+        if found is None or depth > 8:
+            return value
+        inputs = self.inputs(found[1])
+        for key in TEXT_KEYS + ("seed", "noise_seed", "int", "float"):
+            if key in inputs:
+                return self.resolve(inputs[key], depth + 1)
+        return value
+
+    def samplers(self) -> list[str]:
+        out = []
+        for nid, node in self.nodes.items():
+            inputs = self.inputs(node)
+            ctype = str(node.get("class_type", ""))
+            if ("positive" in inputs and "negative" in inputs and ("latent_image" in inputs or "noise" in inputs)) \
+                    or ("Sampler" in ctype and "guider" in inputs):
+                out.append(nid)
+        return out
+
+    def upstream(self, link: Any, seen: set[str] | None = None) -> list[tuple[str, dict]]:
+        """Depth-first list of the nodes feeding `link`, in input order."""
+        seen = seen if seen is not None else set()
+        found = self.node(link)
+        if found is None or found[0] in seen:
+            return []
+        seen.add(found[0])
+        out = [found]
+        for v in self.inputs(found[1]).values():
+            if _is_link(v):
+                out += self.upstream(v, seen)
+        return out
+
+
+def _texts(graph: Graph, link: Any) -> tuple[list[str], list[dict]]:
+    """Prompts reaching a conditioning input, and the area / unCLIP settings met on the way."""
+    texts, notes = [], []
+    for nid, node in graph.upstream(link):
+        inputs, ctype = graph.inputs(node), str(node.get("class_type", ""))
+        if "Conditioning" in ctype and ("x" in inputs or "strength" in inputs) or "unCLIP" in ctype:
+            notes.append({"node": nid, "class_type": ctype,
+                          **{k: v for k, v in inputs.items() if not _is_link(v)}})
+        if "Encode" in ctype or "Text" in ctype or "Prompt" in ctype:
+            for key in ("text", "text_g", "text_l"):
+                if key in inputs:
+                    value = graph.resolve(inputs[key])
+                    if isinstance(value, str) and value.strip() and value.strip() not in texts:
+                        texts.append(value.strip())
+    return texts, notes
+
+
+def _model_chain(graph: Graph, link: Any) -> tuple[str | None, list[dict]]:
+    model, loras = None, []
+    for _nid, node in graph.upstream(link):
+        inputs, ctype = graph.inputs(node), str(node.get("class_type", ""))
+        if "lora_name" in inputs:
+            loras.append({"name": inputs["lora_name"], "weight": to_float(inputs.get("strength_model")),
+                          "weight_clip": to_float(inputs.get("strength_clip"))})
+        for key in ("ckpt_name", "unet_name", "model_name"):
+            if key in inputs and model is None and not _is_link(inputs[key]) and "Loader" in ctype:
+                model = str(inputs[key])
+    return model, loras
+
+
+def _latent(graph: Graph, link: Any, samplers: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for nid, node in graph.upstream(link):
+        inputs, ctype = graph.inputs(node), str(node.get("class_type", ""))
+        if nid in samplers and "from_sampler" not in out:
+            out["from_sampler"] = nid
+        if "width" in inputs and "height" in inputs and "size" not in out:
+            out["size"] = (to_int(graph.resolve(inputs["width"])), to_int(graph.resolve(inputs["height"])))
+            out["size_from"] = ctype
+        if ctype.startswith("LoadImage") and "image" in inputs and "source_image" not in out:
+            out["source_image"] = str(inputs["image"])
+        if "Inpaint" in ctype or "mask" in inputs:
+            out["inpaint"] = True
+    return out
+
+
+def import_comfyui(meta: RawMetadata) -> list[Generation]:
+    text = meta.texts.get("prompt")
+    if not text or not text.lstrip().startswith("{"):
+        return []
+    data = load_json(text)
+    if not isinstance(data, dict) or not any(isinstance(v, dict) and "class_type" in v for v in data.values()):
+        return []
+    graph = Graph(data)
+    sampler_ids = graph.samplers()
+    if not sampler_ids:
+        return []
+    ids = set(sampler_ids)
+    passes = []
+    for sid in sampler_ids:
+        inputs = graph.inputs(graph.nodes[sid])
+        pos, pos_notes = _texts(graph, inputs.get("positive"))
+        neg, _ = _texts(graph, inputs.get("negative"))
+        model, loras = _model_chain(graph, inputs.get("model"))
+        latent = _latent(graph, inputs.get("latent_image"), ids - {sid})
+        passes.append({
+            "node": sid, "class_type": graph.nodes[sid].get("class_type"),
+            "seed": to_int(graph.resolve(inputs.get("seed", inputs.get("noise_seed")))),
+            "steps": to_int(graph.resolve(inputs.get("steps"))), "cfg": to_float(graph.resolve(inputs.get("cfg"))),
+            "sampler": graph.resolve(inputs.get("sampler_name")), "scheduler": graph.resolve(inputs.get("scheduler")),
+            "denoise": to_float(inputs.get("denoise")),
+            "start_at_step": inputs.get("start_at_step"), "end_at_step": inputs.get("end_at_step"),
+            "prompts": pos, "negative_prompts": neg, "conditioning": pos_notes,
+            "model": model, "loras": loras, "latent": latent,
+        })
+    # First pass first: a sampler whose latent comes from another sampler runs after it.
+    depth: dict[str, int] = {}
+
+    def level(p: dict, guard: int = 0) -> int:
+        src = p["latent"].get("from_sampler")
+        if src is None or guard > len(passes):
+            return 0
+        if src not in depth:
+            depth[src] = level(next(q for q in passes if q["node"] == src), guard + 1)
+        return depth[src] + 1
+
+    passes.sort(key=lambda p: (level(p), int(p["node"]) if str(p["node"]).isdigit() else 0))
+    first = passes[0]
+    g = Generation(tool="ComfyUI", where=meta.where.get("prompt", "prompt"), source_key="prompt")
+    g.prompts, g.negative_prompts = first["prompts"], first["negative_prompts"]
+    g.model, g.loras = first["model"], first["loras"]
+    g.seed, g.steps, g.cfg_scale = first["seed"], first["steps"], first["cfg"]
+    g.sampler, g.scheduler, g.denoise = first["sampler"], first["scheduler"], first["denoise"]
+    if "size" in first["latent"]:
+        g.width, g.height = first["latent"]["size"]
+    g.source_image = first["latent"].get("source_image")
+    g.extra["passes"] = passes
+    g.extra["sampler_count"] = len(passes)
+    wf = meta.texts.get("workflow")
+    try:
+        g.workflow = {"api": data, "ui": load_json(wf) if wf else None}
+    except ValueError:
+        g.workflow = {"api": data, "ui": None}
+    return [g]
