@@ -2,7 +2,9 @@
 # Installs the Debian packages inkseal needs when they are missing:
 # - postgresql: server binaries (initdb, pg_ctl, postgres) for the tests, which start their own
 #   throw-away server; nothing is configured system-wide;
-# - fonts-wqy-microhei: a CJK font for signatures, figures and reports in Chinese.
+# - fonts-wqy-microhei: a CJK font for signatures, figures and reports in Chinese;
+# - libpango (WeasyPrint renders the PDF reports with it) and poppler-utils (pdftoppm, used by the
+#   tests to look at the rendered PDF pages).
 set -euo pipefail
 have_pg() {
   command -v initdb >/dev/null 2>&1 && return 0
@@ -11,6 +13,8 @@ have_pg() {
 need=()
 have_pg || need+=(postgresql)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+ldconfig -p 2>/dev/null | grep -q libpango-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 if ! command -v apt-get >/dev/null 2>&1; then

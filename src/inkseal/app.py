@@ -21,6 +21,8 @@ from PIL import Image
 from inkseal.config import Settings, load_settings
 from inkseal.errors import BadImage, InksealError
 from inkseal.imaging import LoadedImage, load_image, read_limited
+from inkseal.journal import Journal
+from inkseal.journal.keys import KeyStore
 from inkseal.match import calibration
 from inkseal.match.index import SignalIndex
 from inkseal.match.matcher import Matcher
@@ -98,6 +100,25 @@ class Inkseal:
         return Matcher(self.registry, self.sscd, self.pdq, self.orb, self.indexes[self.sscd.name],
                        self.indexes[self.pdq.name], calibration.load(),
                        max_false_matches=self.settings.max_false_matches, max_pixels=self.settings.max_pixels)
+
+    # -- journal --------------------------------------------------------------------------------
+    @cached_property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.settings.home / "keys")
+
+    @cached_property
+    def journal(self) -> Journal:
+        return Journal(self.registry, self.keys, self.pdq)
+
+    def statement(self, work_id: int, out_dir: Path, langs: Iterable[str] = ("en", "zh"),
+                  pdf: bool = True) -> dict[str, dict[str, Path]]:
+        """Write the authorship statement of a work (HTML and PDF per language)."""
+        from inkseal.journal.statement import gather, render
+
+        work = self.registry.work(work_id)
+        facts = gather(self.journal.entries(work_id), work_id, work.title, work.author.name)
+        report = self.journal.verify()
+        return {lang: render(facts, report, lang, out_dir, pdf=pdf) for lang in langs}
 
     # -- registration ---------------------------------------------------------------------------
     def fingerprints(self, image: LoadedImage) -> list[tuple[str, int, str, bytes]]:

@@ -343,3 +343,6 @@ def main() -> None:
     except InksealError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(3)
+
+
+import inkseal.cli_journal  # noqa: E402,F401  (registers `keys` and `journal` on `app`)

@@ -129,3 +129,36 @@ class Allowance(Base):
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JournalEntry(Base):
+    """One append-only journal event; `payload` is its canonical JSON, the Merkle leaf's data.
+
+    No foreign key to works on purpose: removing a work must never rewrite its history.
+    """
+
+    __tablename__ = "journal_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)  # leaf index, 0-based, gap-free
+    kind: Mapped[str] = mapped_column(String(20))
+    work_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    file_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    signature: Mapped[str | None] = mapped_column(Text, nullable=True)  # base64 Ed25519 over the leaf
+
+
+class JournalCheckpoint(Base):
+    """A signed statement of the log's size and root at a moment (RFC 9162 tree head)."""
+
+    __tablename__ = "journal_checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[str] = mapped_column(String(40))  # ISO 8601 UTC, part of the signed text
+    key_id: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(Text)  # PEM, so the journal verifies offline on its own
+    signature: Mapped[str] = mapped_column(Text)
+    timestamp_token: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # RFC 3161 token (DER)
+    tsa_url: Mapped[str | None] = mapped_column(Text, nullable=True)

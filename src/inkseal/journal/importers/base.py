@@ -56,8 +56,16 @@ class Generation:
 def to_int(v: Any) -> int | None:
     if v is None or v == "":
         return None
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
     try:
-        return int(float(v)) if not isinstance(v, int) else v
+        return int(str(v).strip())  # exact for 64-bit seeds, which a float would round
+    except ValueError:
+        pass
+    try:
+        return int(float(v))
     except (TypeError, ValueError):
         return None
 

@@ -58,17 +58,20 @@ class Graph:
                 out.append(nid)
         return out
 
-    def upstream(self, link: Any, seen: set[str] | None = None) -> list[tuple[str, dict]]:
-        """Depth-first list of the nodes feeding `link`, in input order."""
+    def upstream(self, link: Any, seen: set[str] | None = None, stop: set[str] = frozenset()) -> list[tuple[str, dict]]:
+        """Depth-first list of the nodes feeding `link`, in input order; `stop` nodes are listed
+        but not entered (another sampler's own inputs belong to that sampler)."""
         seen = seen if seen is not None else set()
         found = self.node(link)
         if found is None or found[0] in seen:
             return []
         seen.add(found[0])
         out = [found]
+        if found[0] in stop:
+            return out
         for v in self.inputs(found[1]).values():
             if _is_link(v):
-                out += self.upstream(v, seen)
+                out += self.upstream(v, seen, stop)
         return out
 
 
@@ -104,7 +107,7 @@ def _model_chain(graph: Graph, link: Any) -> tuple[str | None, list[dict]]:
 
 def _latent(graph: Graph, link: Any, samplers: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for nid, node in graph.upstream(link):
+    for nid, node in graph.upstream(link, stop=samplers):
         inputs, ctype = graph.inputs(node), str(node.get("class_type", ""))
         if nid in samplers and "from_sampler" not in out:
             out["from_sampler"] = nid
@@ -158,7 +161,10 @@ def import_comfyui(meta: RawMetadata) -> list[Generation]:
             depth[src] = level(next(q for q in passes if q["node"] == src), guard + 1)
         return depth[src] + 1
 
-    passes.sort(key=lambda p: (level(p), int(p["node"]) if str(p["node"]).isdigit() else 0))
+    levels = {p["node"]: level(p) for p in passes}  # (list.sort hides the list from its key function)
+    passes.sort(key=lambda p: (levels[p["node"]], int(p["node"]) if str(p["node"]).isdigit() else 0))
+    for p in passes:
+        p["pass"] = levels[p["node"]] + 1
     first = passes[0]
     g = Generation(tool="ComfyUI", where=meta.where.get("prompt", "prompt"), source_key="prompt")
     g.prompts, g.negative_prompts = first["prompts"], first["negative_prompts"]

@@ -1,0 +1,240 @@
+"""`inkseal keys ...` and `inkseal journal ...`: thin commands over `Inkseal.journal` and `Inkseal.keys`.
+
+The passphrase of the signing key comes from --passphrase-file, else INKSEAL_PASSPHRASE, else an
+interactive prompt. Without a key or passphrase, entries are still recorded, unsigned, and
+`journal verify` says which entries no signature covers yet.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from inkseal.cli import JsonOpt, _emit, _fail, _progress, app, err, out, state
+from inkseal.errors import InksealError
+from inkseal.journal.log import Bundle, verify_bundle
+
+keys_app = typer.Typer(help="The author's signing key (Ed25519, encrypted at rest).", no_args_is_help=True)
+journal_app = typer.Typer(help="The creation journal: tamper-evident authorship evidence.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(journal_app, name="journal")
+
+PassFile = Annotated[Path | None, typer.Option("--passphrase-file", help="Read the key's passphrase from this file.")]
+
+
+def passphrase(pass_file: Path | None, *, required: bool, confirm: bool = False) -> str | None:
+    if pass_file is not None:
+        return pass_file.read_text().rstrip("\n")
+    if os.environ.get("INKSEAL_PASSPHRASE"):
+        return os.environ["INKSEAL_PASSPHRASE"]
+    ink = state.app()
+    if not required and not ink.keys.exists():
+        return None
+    if sys.stdin.isatty():
+        return typer.prompt("Passphrase / 密钥口令", hide_input=True, confirmation_prompt=confirm)
+    if required:
+        _fail("a passphrase is needed: use --passphrase-file or INKSEAL_PASSPHRASE")
+    err.print("[yellow]no passphrase given: entries are recorded unsigned (run `inkseal journal checkpoint` later)[/yellow]")
+    return None
+
+
+@keys_app.command("init")
+def keys_init(pass_file: PassFile = None, force: Annotated[bool, typer.Option("--force")] = False) -> None:
+    """Create the author's Ed25519 key pair; the private key is encrypted with a passphrase."""
+    ink = state.app()
+    try:
+        kid = ink.keys.init(passphrase(pass_file, required=True, confirm=True) or "", force=force)
+    except InksealError as exc:
+        _fail(str(exc))
+    out.print(f"key id {kid}\npublic key: {ink.keys.public_path}", highlight=False)
+
+
+@keys_app.command("show")
+def keys_show(as_json: JsonOpt = False) -> None:
+    """Show the public key and its id."""
+    ink = state.app()
+    try:
+        kid, pem = ink.keys.key_id(), ink.keys.public_path.read_text()
+    except InksealError as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit({"key_id": kid, "public_key": pem})
+    else:
+        out.print(f"key id {kid}\n{pem}", highlight=False)
+
+
+@keys_app.command("export")
+def keys_export(output: Annotated[Path, typer.Option("-o", "--output")],
+                private: Annotated[bool, typer.Option("--private", help="Export the (still encrypted) private key.")] = False) -> None:
+    """Export the public key, or the encrypted private key for a backup."""
+    ink = state.app()
+    try:
+        data = ink.keys.export_private() if private else ink.keys.public_path.read_bytes()
+    except (InksealError, OSError) as exc:
+        _fail(str(exc))
+    output.write_bytes(data)
+    if private:
+        os.chmod(output, 0o600)
+    out.print(f"wrote {output}", highlight=False)
+
+
+@keys_app.command("import")
+def keys_import(key_file: Path, pass_file: PassFile = None, force: Annotated[bool, typer.Option("--force")] = False) -> None:
+    """Import an encrypted private key exported by `keys export --private`."""
+    ink = state.app()
+    try:
+        kid = ink.keys.import_private(key_file.read_bytes(), passphrase(pass_file, required=True) or "", force=force)
+    except (InksealError, OSError) as exc:
+        _fail(str(exc))
+    out.print(f"imported key id {kid}", highlight=False)
+
+
+@journal_app.command("import")
+def journal_import(paths: list[Path], work: Annotated[int | None, typer.Option(help="Attach the entries to this work.")] = None,
+                   pass_file: PassFile = None, as_json: JsonOpt = False) -> None:
+    """Journal images and the generation parameters they carry (any supported tool)."""
+    ink = state.app()
+    pw = passphrase(pass_file, required=False)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("journal", total=None)
+            items = ink.journal.import_paths(paths, work_id=work, passphrase=pw, on_item=lambda _i: bar.advance(task))
+    except InksealError as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit([i.__dict__ for i in items])
+    else:
+        for i in items:
+            if i.error:
+                err.print(f"{i.path}: {i.error}", highlight=False)
+            else:
+                what = ", ".join(i.tools) if i.tools else (i.message or "")
+                seqs = ", ".join(f"#{s}" for s in i.entries)
+                out.print(f"{i.path}: {what} {seqs}".rstrip(), highlight=False)
+    if any(i.error for i in items):
+        raise typer.Exit(1)
+
+
+@journal_app.command("watch")
+def journal_watch(directory: Path, work: Annotated[int | None, typer.Option()] = None, pass_file: PassFile = None,
+                  interval: Annotated[float, typer.Option(help="Seconds between looks.")] = 1.0,
+                  duration: Annotated[float | None, typer.Option("--for", help="Stop after this many seconds.")] = None) -> None:
+    """Follow a tool's output folder and journal each new image as it appears (Ctrl-C stops)."""
+    ink = state.app()
+    pw = passphrase(pass_file, required=False)
+    deadline = time.monotonic() + duration if duration else None
+    out.print(f"watching {directory} … (Ctrl-C to stop)", highlight=False)
+
+    def show(i) -> None:  # type: ignore[no-untyped-def]
+        msg = i.error or (", ".join(i.tools) if i.tools else i.message) or ""
+        out.print(f"{i.path}: {msg} {' '.join(f'#{s}' for s in i.entries)}".rstrip(), highlight=False)
+
+    try:
+        ink.journal.watch(directory, work_id=work, passphrase=pw, interval_s=interval, on_item=show,
+                          stop=lambda: deadline is not None and time.monotonic() > deadline)
+    except KeyboardInterrupt:
+        pass
+
+
+@journal_app.command("curate")
+def journal_curate(work: int, action: Annotated[str, typer.Argument(help="selected, rejected, edited or published")],
+                   file: Annotated[Path | None, typer.Option(help="The picture concerned.")] = None,
+                   source: Annotated[Path | None, typer.Option("--from", help="For `edited`: the picture it was edited from.")] = None,
+                   where: Annotated[str, typer.Option(help="For `published`: where (URL, platform).")] = "",
+                   note: Annotated[str, typer.Option(help="What and why.")] = "", pass_file: PassFile = None) -> None:
+    """Record a decision: selecting, rejecting, editing or publishing a picture."""
+    ink = state.app()
+    try:
+        seq = ink.journal.curate(action, work_id=work, file=file, source=source, note=note, where=where,
+                                 passphrase=passphrase(pass_file, required=False))
+    except (InksealError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    out.print(f"journal entry #{seq}: {action}", highlight=False)
+
+
+@journal_app.command("checkpoint")
+def journal_checkpoint(pass_file: PassFile = None,
+                       tsa: Annotated[str | None, typer.Option(help="RFC 3161 timestamp authority URL.")] = None) -> None:
+    """Sign the journal's current tree head (and timestamp it with a TSA if asked)."""
+    ink = state.app()
+    try:
+        cp = ink.journal.checkpoint(passphrase(pass_file, required=True) or "", tsa_url=tsa)
+    except InksealError as exc:
+        _fail(str(exc))
+    out.print("nothing new to sign" if cp is None else f"checkpoint: {cp.size} entries, root {cp.root_hash}", highlight=False)
+
+
+@journal_app.command("verify")
+def journal_verify(bundle: Annotated[Path | None, typer.Argument(help="An exported journal file; default: this registry's journal.")] = None,
+                   as_json: JsonOpt = False) -> None:
+    """Check every entry, signature, checkpoint, Merkle proof and timestamp; name the first bad entry."""
+    from inkseal.journal.timestamp import check_timestamp
+
+    if bundle is not None:
+        try:
+            report = verify_bundle(Bundle.from_jsonl(bundle.read_text(encoding="utf-8", errors="strict")),
+                                   timestamp_checker=check_timestamp)
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            if as_json:
+                _emit({"ok": False, "problems": [{"entry": None, "message": str(exc)}]})
+            else:
+                err.print(f"[red]FAIL[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    else:
+        report = state.app().journal.verify()
+    if as_json:
+        _emit(report.as_dict())
+    elif report.ok:
+        out.print(f"[green]OK[/green] {report.entries} entries, {report.checkpoints} signed checkpoint(s), "
+                  f"root {report.root_hash}", highlight=False)
+    else:
+        where = f" first bad entry: #{report.first_bad_entry}" if report.first_bad_entry is not None else ""
+        err.print(f"[red]FAIL[/red]{where}", highlight=False)
+        for p in report.problems:
+            err.print(f"  {p.message}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@journal_app.command("export")
+def journal_export(output: Annotated[Path, typer.Option("-o", "--output")]) -> None:
+    """Write the whole journal as one self-contained JSONL file, verifiable offline."""
+    output.write_text(state.app().journal.bundle().to_jsonl(), encoding="utf-8")
+    out.print(f"wrote {output}", highlight=False)
+
+
+@journal_app.command("list")
+def journal_list(work: Annotated[int | None, typer.Option()] = None, as_json: JsonOpt = False) -> None:
+    """List journal entries."""
+    entries = state.app().journal.entries(work)
+    if as_json:
+        _emit(entries)
+        return
+    for e in entries:
+        d = e["data"]
+        what = d.get("generation", {}).get("tool") if e["kind"] == "generation" else d.get("action", "")
+        out.print(f"#{e['seq']:<4} {e['time']}  {e['kind']:<10} work {e['work_id']}  {what or ''}  {d.get('file_name', '')}",
+                  highlight=False)
+
+
+@journal_app.command("statement")
+def journal_statement(work: int, output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the files.")] = Path("."),
+                      lang: Annotated[str, typer.Option(help="en, zh or both.")] = "both",
+                      as_json: JsonOpt = False) -> None:
+    """Write the authorship statement of a work: HTML and PDF, English and Chinese."""
+    langs = ("en", "zh") if lang == "both" else (lang,)
+    try:
+        paths = state.app().statement(work, output, langs)
+    except InksealError as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit({k: {kk: str(vv) for kk, vv in v.items()} for k, v in paths.items()})
+    else:
+        for v in paths.values():
+            for p in v.values():
+                out.print(str(p), highlight=False)

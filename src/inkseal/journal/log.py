@@ -1,0 +1,245 @@
+"""The journal as a verifiable log: canonical entries, Merkle leaves, signed checkpoints.
+
+    entry payload  canonical JSON (sorted keys, no spaces, UTF-8) of
+                   {"v": 1, "seq": n, "kind": ..., "time": ..., "work_id": ..., "data": {...}}
+    leaf           RFC 9162 leaf hash of the payload bytes
+    entry sig      Ed25519 over "inkseal-journal-entry/v1\\n<seq>\\n<leaf hex>\\n" - names a tampered entry
+    checkpoint     Ed25519 over "inkseal-journal-checkpoint/v1\\n<size>\\n<root hex>\\n<time>\\n<key id>\\n"
+
+A `Bundle` is the whole journal in one self-contained form (database rows or an exported JSONL
+file); `verify_bundle` needs nothing else - no registry, no network - and reports the first bad entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from inkseal.journal import merkle
+from inkseal.journal.keys import key_id, load_public, verify_signature
+
+FORMAT = "inkseal-journal"
+VERSION = 1
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def entry_message(seq: int, leaf_hex: str) -> bytes:
+    return f"inkseal-journal-entry/v1\n{seq}\n{leaf_hex}\n".encode()
+
+
+def checkpoint_message(size: int, root_hex: str, signed_at: str, kid: str) -> bytes:
+    return f"inkseal-journal-checkpoint/v1\n{size}\n{root_hex}\n{signed_at}\n{kid}\n".encode()
+
+
+@dataclass
+class EntryRecord:
+    seq: int
+    payload: str
+    leaf_hash: str
+    key_id: str | None = None
+    signature: str | None = None
+
+    def data(self) -> dict:
+        return json.loads(self.payload)
+
+
+@dataclass
+class CheckpointRecord:
+    size: int
+    root_hash: str
+    signed_at: str
+    key_id: str
+    public_key: str
+    signature: str
+    timestamp_token: bytes | None = None
+    tsa_url: str | None = None
+
+
+@dataclass
+class Bundle:
+    entries: list[EntryRecord]
+    checkpoints: list[CheckpointRecord]
+    public_keys: dict[str, str] = field(default_factory=dict)  # key id -> PEM
+
+    def to_jsonl(self) -> str:
+        lines = [json.dumps({"format": FORMAT, "version": VERSION, "public_keys": self.public_keys},
+                            sort_keys=True, separators=(",", ":"))]
+        for e in self.entries:
+            lines.append(json.dumps({"type": "entry", "seq": e.seq, "payload": e.payload, "leaf_hash": e.leaf_hash,
+                                     "key_id": e.key_id, "signature": e.signature},
+                                    sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+        for c in self.checkpoints:
+            lines.append(json.dumps({"type": "checkpoint", "size": c.size, "root_hash": c.root_hash,
+                                     "signed_at": c.signed_at, "key_id": c.key_id, "public_key": c.public_key,
+                                     "signature": c.signature, "tsa_url": c.tsa_url,
+                                     "timestamp_token": base64.b64encode(c.timestamp_token).decode()
+                                     if c.timestamp_token else None},
+                                    sort_keys=True, separators=(",", ":")))
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_jsonl(cls, text: str) -> Bundle:
+        """Parse an exported journal; raises ValueError naming the line (and entry) that is unreadable."""
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        else:
+            raise ValueError("journal file does not end with a newline: truncated or altered")
+        if not lines:
+            raise ValueError("empty journal file")
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            raise ValueError("line 1 (header) is not valid JSON") from None
+        if header.get("format") != FORMAT or header.get("version") != VERSION:
+            raise ValueError("line 1 is not an inkseal journal header")
+        bundle = cls([], [], dict(header.get("public_keys") or {}))
+        for no, line in enumerate(lines[1:], start=2):
+            try:
+                row = json.loads(line)
+                if row["type"] == "entry":
+                    bundle.entries.append(EntryRecord(int(row["seq"]), row["payload"], row["leaf_hash"],
+                                                      row.get("key_id"), row.get("signature")))
+                elif row["type"] == "checkpoint":
+                    token = row.get("timestamp_token")
+                    bundle.checkpoints.append(CheckpointRecord(
+                        int(row["size"]), row["root_hash"], row["signed_at"], row["key_id"], row["public_key"],
+                        row["signature"], base64.b64decode(token, validate=True) if token else None, row.get("tsa_url")))
+                else:
+                    raise ValueError(f"unknown record type {row['type']!r}")
+            except (ValueError, KeyError, TypeError) as exc:
+                hint = f" (after entry {bundle.entries[-1].seq})" if bundle.entries else ""
+                raise ValueError(f"line {no}{hint} is unreadable: {exc}") from None
+        return bundle
+
+
+@dataclass
+class Problem:
+    seq: int | None  # the entry concerned, if one
+    message: str
+
+
+@dataclass
+class VerifyReport:
+    entries: int
+    checkpoints: int
+    signed_size: int  # entries covered by a valid signed checkpoint
+    root_hash: str
+    problems: list[Problem] = field(default_factory=list)
+    timestamps: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_entry(self) -> int | None:
+        seqs = [p.seq for p in self.problems if p.seq is not None]
+        return min(seqs) if seqs else None
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "entries": self.entries, "checkpoints": self.checkpoints,
+                "signed_size": self.signed_size, "root_hash": self.root_hash,
+                "first_bad_entry": self.first_bad_entry, "timestamps": self.timestamps,
+                "problems": [{"entry": p.seq, "message": p.message} for p in self.problems]}
+
+
+def _b64(s: str | None) -> bytes | None:
+    if not s:
+        return None
+    try:
+        return base64.b64decode(s, validate=True)
+    except ValueError:
+        return None
+
+
+def verify_bundle(bundle: Bundle, timestamp_checker: Any = None) -> VerifyReport:
+    """Check every entry, every checkpoint and the proofs between them."""
+    problems: list[Problem] = []
+    entries = sorted(bundle.entries, key=lambda e: e.seq)
+    leaves: list[bytes] = []
+    keys = {kid: pem for kid, pem in bundle.public_keys.items()}
+    for cp in bundle.checkpoints:
+        keys.setdefault(cp.key_id, cp.public_key)
+    public = {}
+    for kid, pem in keys.items():
+        try:
+            pk = load_public(pem)
+        except Exception:
+            problems.append(Problem(None, f"public key {kid[:16]}… is unreadable"))
+            continue
+        if key_id(pk) != kid:
+            problems.append(Problem(None, f"public key does not match its id {kid[:16]}…"))
+            continue
+        public[kid] = pk
+
+    for expected, e in enumerate(entries):
+        if e.seq != expected:
+            problems.append(Problem(expected, f"entry {expected} is missing (next stored entry is {e.seq})"))
+            break
+        raw = e.payload.encode("utf-8")
+        leaf = merkle.leaf_hash(raw)
+        leaves.append(leaf)
+        try:
+            data = json.loads(e.payload)
+            if canonical(data) != raw:
+                problems.append(Problem(e.seq, f"entry {e.seq}: payload is not in canonical form (edited)"))
+            elif data.get("seq") != e.seq:
+                problems.append(Problem(e.seq, f"entry {e.seq}: payload says seq {data.get('seq')}"))
+        except ValueError:
+            problems.append(Problem(e.seq, f"entry {e.seq}: payload is not valid JSON"))
+        if leaf.hex() != e.leaf_hash:
+            problems.append(Problem(e.seq, f"entry {e.seq}: content does not match its hash"))
+        if e.signature or e.key_id:
+            sig, pk = _b64(e.signature), public.get(e.key_id or "")
+            if sig is None or pk is None or not verify_signature(pk, sig, entry_message(e.seq, leaf.hex())):
+                problems.append(Problem(e.seq, f"entry {e.seq}: author signature is invalid"))
+
+    signed_size = 0
+    previous: CheckpointRecord | None = None
+    timestamps = []
+    for i, cp in enumerate(sorted(bundle.checkpoints, key=lambda c: c.size)):
+        label = f"checkpoint {i + 1} (size {cp.size})"
+        pk = public.get(cp.key_id)
+        sig = _b64(cp.signature)
+        if pk is None or sig is None or not verify_signature(
+                pk, sig, checkpoint_message(cp.size, cp.root_hash, cp.signed_at, cp.key_id)):
+            problems.append(Problem(None, f"{label}: signature is invalid"))
+            continue
+        if cp.size > len(leaves):
+            problems.append(Problem(len(leaves), f"{label}: signs {cp.size} entries but only {len(leaves)} are intact"))
+            continue
+        if merkle.root(leaves[: cp.size]).hex() != cp.root_hash:
+            # Which entry? The first whose own signature or hash failed, else the checkpoint's range.
+            start = previous.size if previous else 0
+            problems.append(Problem(start, f"{label}: root does not match entries {start}..{cp.size - 1}"))
+            continue
+        if previous is not None:
+            proof = merkle.consistency_proof(previous.size, leaves[: cp.size])
+            if not merkle.verify_consistency(previous.size, cp.size, bytes.fromhex(previous.root_hash),
+                                             bytes.fromhex(cp.root_hash), proof):
+                problems.append(Problem(None, f"{label}: not an append-only extension of the previous checkpoint"))
+        if cp.timestamp_token and timestamp_checker is not None:
+            timestamps.append(timestamp_checker(cp))
+        signed_size, previous = cp.size, cp
+
+    if previous is not None:  # every entry under the latest checkpoint proves its inclusion
+        r = bytes.fromhex(previous.root_hash)
+        for idx in range(previous.size):
+            proof = merkle.inclusion_proof(idx, leaves[: previous.size])
+            if not merkle.verify_inclusion(idx, previous.size, leaves[idx], proof, r):
+                problems.append(Problem(idx, f"entry {idx}: inclusion proof fails"))
+                break
+    if len(leaves) > signed_size:
+        problems_unsigned = [e.seq for e in entries[signed_size:len(leaves)] if not e.signature]
+        if problems_unsigned:
+            problems.append(Problem(None, f"entries {problems_unsigned[0]}..{problems_unsigned[-1]} are not covered "
+                                          "by any signature yet: run `inkseal journal checkpoint`"))
+    problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+    return VerifyReport(len(entries), len(bundle.checkpoints), signed_size,
+                        merkle.root(leaves).hex(), problems, timestamps)

@@ -1,0 +1,279 @@
+"""Journal operations over the registry database: append, checkpoint, import, curate, verify."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from inkseal import __version__
+from inkseal.errors import InksealError
+from inkseal.journal import merkle
+from inkseal.journal.importers import import_file
+from inkseal.journal.keys import KeyStore, key_id, public_pem
+from inkseal.journal.log import (
+    Bundle,
+    CheckpointRecord,
+    EntryRecord,
+    VerifyReport,
+    canonical,
+    checkpoint_message,
+    entry_message,
+    verify_bundle,
+)
+from inkseal.match.sources.files import IMAGE_SUFFIXES
+from inkseal.registry.models import JournalCheckpoint, JournalEntry
+from inkseal.registry.store import Registry
+
+KINDS = ("generation", "file", "curation", "note")
+CURATION = ("selected", "rejected", "edited", "published")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ImportItem:
+    path: str
+    entries: list[int] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    error: str | None = None
+    message: str | None = None
+
+
+class Journal:
+    def __init__(self, registry: Registry, keys: KeyStore, pdq: Any = None) -> None:
+        self.registry = registry
+        self.keys = keys
+        self.pdq = pdq
+
+    # -- appending ----------------------------------------------------------------------------
+    def append(self, kind: str, data: dict[str, Any], *, work_id: int | None = None,
+               file_sha256: str | None = None, passphrase: str | None = None, time: str | None = None) -> int:
+        if kind not in KINDS:
+            raise ValueError(f"unknown journal entry kind {kind!r}")
+        private = self.keys.private(passphrase) if passphrase is not None else None
+        with self.registry.session() as s, s.begin():
+            seq = int(s.scalar(select(func.count()).select_from(JournalEntry)) or 0)
+            payload = {"v": 1, "seq": seq, "kind": kind, "time": time or now_iso(), "work_id": work_id,
+                       "file_sha256": file_sha256, "data": data}
+            raw = canonical(payload)
+            leaf = merkle.leaf_hash(raw).hex()
+            sig = kid = None
+            if private is not None:
+                kid = key_id(private.public_key())
+                sig = base64.b64encode(private.sign(entry_message(seq, leaf))).decode()
+            s.add(JournalEntry(seq=seq, kind=kind, work_id=work_id, file_sha256=file_sha256,
+                               payload=raw.decode("utf-8"), leaf_hash=leaf, key_id=kid, signature=sig))
+        return seq
+
+    def checkpoint(self, passphrase: str, *, tsa_url: str | None = None) -> CheckpointRecord | None:
+        """Sign the current tree head (only if the log grew since the last one)."""
+        private = self.keys.private(passphrase)
+        bundle = self.bundle()
+        size = len(bundle.entries)
+        if size == 0 or (bundle.checkpoints and max(c.size for c in bundle.checkpoints) == size):
+            return None
+        root = merkle.root([bytes.fromhex(e.leaf_hash) for e in bundle.entries]).hex()
+        kid, signed_at = key_id(private.public_key()), now_iso()
+        sig = private.sign(checkpoint_message(size, root, signed_at, kid))
+        token = None
+        if tsa_url:
+            from inkseal.journal.timestamp import request_timestamp
+
+            token = request_timestamp(tsa_url, checkpoint_message(size, root, signed_at, kid))
+        cp = CheckpointRecord(size, root, signed_at, kid, public_pem(private.public_key()),
+                              base64.b64encode(sig).decode(), token, tsa_url)
+        with self.registry.session() as s, s.begin():
+            s.add(JournalCheckpoint(size=cp.size, root_hash=cp.root_hash, signed_at=cp.signed_at, key_id=cp.key_id,
+                                    public_key=cp.public_key, signature=cp.signature, timestamp_token=token,
+                                    tsa_url=tsa_url))
+        return cp
+
+    # -- reading ------------------------------------------------------------------------------
+    def bundle(self) -> Bundle:
+        with self.registry.session() as s:
+            entries = [EntryRecord(e.seq, e.payload, e.leaf_hash, e.key_id, e.signature)
+                       for e in s.scalars(select(JournalEntry).order_by(JournalEntry.seq))]
+            cps = [CheckpointRecord(c.size, c.root_hash, c.signed_at, c.key_id, c.public_key, c.signature,
+                                    c.timestamp_token, c.tsa_url)
+                   for c in s.scalars(select(JournalCheckpoint).order_by(JournalCheckpoint.size))]
+        keys = {c.key_id: c.public_key for c in cps}
+        if self.keys.public_path.exists():
+            pk = self.keys.public()
+            keys.setdefault(key_id(pk), public_pem(pk))
+        return Bundle(entries, cps, keys)
+
+    def entries(self, work_id: int | None = None) -> list[dict]:
+        with self.registry.session() as s:
+            q = select(JournalEntry).order_by(JournalEntry.seq)
+            if work_id is not None:
+                q = q.where(JournalEntry.work_id == work_id)
+            import json
+
+            return [json.loads(e.payload) for e in s.scalars(q)]
+
+    def verify(self) -> VerifyReport:
+        from inkseal.journal.timestamp import check_timestamp
+
+        return verify_bundle(self.bundle(), timestamp_checker=check_timestamp)
+
+    # -- importing ----------------------------------------------------------------------------
+    def _known_sha(self, sha: str) -> int | None:
+        with self.registry.session() as s:
+            return s.scalar(select(JournalEntry.seq).where(JournalEntry.file_sha256 == sha).limit(1))
+
+    def _source_entry(self, name: str | None) -> int | None:
+        """The journaled file an img2img / edit started from, found by its file name."""
+        if not name:
+            return None
+        base = Path(name).name
+        with self.registry.session() as s:
+            for e in s.scalars(select(JournalEntry).where(JournalEntry.kind.in_(("generation", "file")))
+                               .order_by(JournalEntry.seq.desc())):
+                if f'"file_name":"{base}"' in e.payload:
+                    return e.seq
+        return None
+
+    def import_file(self, path: Path, *, work_id: int | None = None, passphrase: str | None = None,
+                    seen_at: str | None = None, max_bytes: int = 64 * 1024 * 1024) -> ImportItem:
+        item = ImportItem(str(path))
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise InksealError(f"file too large: {size:,} bytes")
+            data = path.read_bytes()
+        except OSError as exc:
+            item.error = f"cannot read file: {exc.strerror or exc}"
+            return item
+        except InksealError as exc:
+            item.error = str(exc)
+            return item
+        if not data:
+            item.error = "empty file (0 bytes): nothing imported"
+            return item
+        sha = hashlib.sha256(data).hexdigest()
+        existing = self._known_sha(sha)
+        if existing is not None:
+            item.message = f"already journaled as entry {existing}"
+            return item
+        meta, gens, problems = import_file(data)
+        if meta.format == "" and not gens:
+            item.error = problems[0] if problems else "not an image"
+            return item
+        work = work_id if work_id is not None else self._work_for(sha)
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat().replace("+00:00", "Z")
+        file_info = {"file_name": path.name, "size_bytes": len(data), "format": meta.format,
+                     "width": meta.width, "height": meta.height, "file_time": mtime, "seen_at": seen_at or now_iso(),
+                     "pdq": self._pdq(data), "problems": problems}
+        if not gens:
+            item.entries.append(self.append("file", {**file_info, "parameters": None}, work_id=work,
+                                            file_sha256=sha, passphrase=passphrase))
+            item.message = "no generation parameters found: journaled as a file without parameters"
+            return item
+        for g in gens:
+            d = g.as_dict()
+            derived = self._source_entry(g.source_image)
+            item.entries.append(self.append("generation", {**file_info, "generation": d,
+                                                           "derived_from_entry": derived},
+                                            work_id=work, file_sha256=sha, passphrase=passphrase))
+            item.tools.append(g.tool)
+        return item
+
+    def _work_for(self, sha: str) -> int | None:
+        files = self.registry.files_by_sha256(sha)
+        return files[0].work_id if files else None
+
+    def _pdq(self, data: bytes) -> str | None:
+        if self.pdq is None:
+            return None
+        try:
+            from inkseal.imaging import load_image
+
+            packed, _q = self.pdq.compute(load_image(data).rgb)
+            return packed.tobytes().hex()
+        except Exception:
+            return None
+
+    def import_paths(self, paths: Iterable[str | Path], *, work_id: int | None = None, passphrase: str | None = None,
+                     on_item: Callable[[ImportItem], None] | None = None) -> list[ImportItem]:
+        files: list[Path] = []
+        for p in map(Path, paths):
+            if p.is_dir():
+                files += sorted((f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES),
+                                key=lambda f: (f.stat().st_mtime, f.name))  # creation order, as the tool wrote them
+            else:
+                files.append(p)
+        out = []
+        for f in files:
+            item = self.import_file(f, work_id=work_id, passphrase=passphrase)
+            out.append(item)
+            if on_item:
+                on_item(item)
+        if passphrase is not None and any(i.entries for i in out):
+            self.checkpoint(passphrase)
+        return out
+
+    def curate(self, action: str, *, work_id: int | None, file: Path | None = None, source: Path | None = None,
+               note: str = "", where: str = "", passphrase: str | None = None) -> int:
+        """Record a human decision: selected / rejected / edited (from `source`) / published (where)."""
+        if action not in CURATION:
+            raise ValueError(f"action must be one of {', '.join(CURATION)}")
+        data: dict[str, Any] = {"action": action, "note": note}
+        sha = None
+        if file is not None:
+            raw = file.read_bytes()
+            sha = hashlib.sha256(raw).hexdigest()
+            data.update({"file_name": file.name, "pdq": self._pdq(raw), "subject_entry": self._known_sha(sha)})
+        if source is not None:
+            src_sha = hashlib.sha256(source.read_bytes()).hexdigest()
+            data.update({"source_file": source.name, "source_sha256": src_sha, "source_entry": self._known_sha(src_sha)})
+        if where:
+            data["where"] = where
+        seq = self.append("curation", data, work_id=work_id, file_sha256=sha, passphrase=passphrase)
+        if passphrase is not None:
+            self.checkpoint(passphrase)
+        return seq
+
+    def watch(self, directory: Path, *, work_id: int | None = None, passphrase: str | None = None,
+              interval_s: float = 1.0, stop: Callable[[], bool] = lambda: False,
+              on_item: Callable[[ImportItem], None] | None = None) -> list[ImportItem]:
+        """Journal every new image appearing in `directory` until `stop()` says so.
+
+        Polling (not inotify) so that it works on network shares and in containers; a file is taken
+        once its size has been stable for one interval, so half-written outputs are never read."""
+        import time as _time
+
+        seen: dict[Path, tuple[int, float]] = {}
+        done: set[Path] = {p for p in directory.rglob("*") if p.is_file()}  # existing files: use `import`
+        out: list[ImportItem] = []
+        while not stop():
+            for p in sorted(directory.rglob("*")):
+                if p in done or not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                st = p.stat()
+                sig = (st.st_size, st.st_mtime)
+                if seen.get(p) == sig and st.st_size > 0:
+                    item = self.import_file(p, work_id=work_id, passphrase=passphrase, seen_at=now_iso())
+                    done.add(p)
+                    out.append(item)
+                    if on_item:
+                        on_item(item)
+                    if passphrase is not None and item.entries:
+                        self.checkpoint(passphrase)
+                else:
+                    seen[p] = sig
+            _time.sleep(interval_s)
+        return out
+
+
+def tool_versions() -> dict[str, str]:
+    return {"inkseal": __version__, "python": os.sys.version.split()[0]}
