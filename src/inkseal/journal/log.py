@@ -67,19 +67,17 @@ class Bundle:
     public_keys: dict[str, str] = field(default_factory=dict)  # key id -> PEM
 
     def to_jsonl(self) -> str:
-        lines = [json.dumps({"format": FORMAT, "version": VERSION, "public_keys": self.public_keys},
-                            sort_keys=True, separators=(",", ":"))]
+        """One canonical JSON object per line: a header, the entries, then the checkpoints."""
+        lines = [canonical({"format": FORMAT, "version": VERSION, "public_keys": self.public_keys}).decode()]
         for e in self.entries:
-            lines.append(json.dumps({"type": "entry", "seq": e.seq, "payload": e.payload, "leaf_hash": e.leaf_hash,
-                                     "key_id": e.key_id, "signature": e.signature},
-                                    sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+            lines.append(canonical({"type": "entry", "seq": e.seq, "payload": e.payload, "leaf_hash": e.leaf_hash,
+                                    "key_id": e.key_id, "signature": e.signature}).decode())
         for c in self.checkpoints:
-            lines.append(json.dumps({"type": "checkpoint", "size": c.size, "root_hash": c.root_hash,
-                                     "signed_at": c.signed_at, "key_id": c.key_id, "public_key": c.public_key,
-                                     "signature": c.signature, "tsa_url": c.tsa_url,
-                                     "timestamp_token": base64.b64encode(c.timestamp_token).decode()
-                                     if c.timestamp_token else None},
-                                    sort_keys=True, separators=(",", ":")))
+            lines.append(canonical({"type": "checkpoint", "size": c.size, "root_hash": c.root_hash,
+                                    "signed_at": c.signed_at, "key_id": c.key_id, "public_key": c.public_key,
+                                    "signature": c.signature, "tsa_url": c.tsa_url,
+                                    "timestamp_token": base64.b64encode(c.timestamp_token).decode()
+                                    if c.timestamp_token else None}).decode())
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -93,15 +91,18 @@ class Bundle:
         if not lines:
             raise ValueError("empty journal file")
         try:
-            header = json.loads(lines[0])
-        except ValueError:
-            raise ValueError("line 1 (header) is not valid JSON") from None
+            header = _strict(lines[0], HEADER_FIELDS)
+        except ValueError as exc:
+            raise ValueError(f"line 1 (header) is unreadable: {exc}") from None
         if header.get("format") != FORMAT or header.get("version") != VERSION:
             raise ValueError("line 1 is not an inkseal journal header")
         bundle = cls([], [], dict(header.get("public_keys") or {}))
         for no, line in enumerate(lines[1:], start=2):
             try:
                 row = json.loads(line)
+                if not isinstance(row, dict) or row.get("type") not in LINE_FIELDS:
+                    raise ValueError("unknown record type")
+                _strict(line, LINE_FIELDS[row["type"]])
                 if row["type"] == "entry":
                     bundle.entries.append(EntryRecord(int(row["seq"]), row["payload"], row["leaf_hash"],
                                                       row.get("key_id"), row.get("signature")))
@@ -116,6 +117,25 @@ class Bundle:
                 hint = f" (after entry {bundle.entries[-1].seq})" if bundle.entries else ""
                 raise ValueError(f"line {no}{hint} is unreadable: {exc}") from None
         return bundle
+
+
+HEADER_FIELDS = {"format", "version", "public_keys"}
+LINE_FIELDS = {
+    "entry": {"type", "seq", "payload", "leaf_hash", "key_id", "signature"},
+    "checkpoint": {"type", "size", "root_hash", "signed_at", "key_id", "public_key", "signature", "tsa_url",
+                   "timestamp_token"},
+}
+
+
+def _strict(line: str, fields: set[str]) -> dict:
+    """Parse a line that must be exactly the canonical form of an object with exactly `fields`:
+    any edit, even one that keeps the meaning (spacing, key order, escapes), is a change."""
+    row = json.loads(line)
+    if not isinstance(row, dict) or set(row) != fields:
+        raise ValueError("unexpected or missing fields")
+    if canonical(row).decode() != line:
+        raise ValueError("not in canonical form")
+    return row
 
 
 @dataclass
@@ -165,7 +185,8 @@ def verify_bundle(bundle: Bundle, timestamp_checker: Any = None) -> VerifyReport
     leaves: list[bytes] = []
     keys = {kid: pem for kid, pem in bundle.public_keys.items()}
     for cp in bundle.checkpoints:
-        keys.setdefault(cp.key_id, cp.public_key)
+        if keys.setdefault(cp.key_id, cp.public_key) != cp.public_key:
+            problems.append(Problem(None, f"checkpoint of size {cp.size} carries a different key than {cp.key_id[:16]}…"))
     public = {}
     for kid, pem in keys.items():
         try:
@@ -215,9 +236,11 @@ def verify_bundle(bundle: Bundle, timestamp_checker: Any = None) -> VerifyReport
             problems.append(Problem(len(leaves), f"{label}: signs {cp.size} entries but only {len(leaves)} are intact"))
             continue
         if merkle.root(leaves[: cp.size]).hex() != cp.root_hash:
-            # Which entry? The first whose own signature or hash failed, else the checkpoint's range.
+            # Which entry? The first in range whose own hash or signature failed, else the range's start.
             start = previous.size if previous else 0
-            problems.append(Problem(start, f"{label}: root does not match entries {start}..{cp.size - 1}"))
+            named = [p.seq for p in problems if p.seq is not None and start <= p.seq < cp.size]
+            problems.append(Problem(min(named) if named else start,
+                                    f"{label}: root does not match entries {start}..{cp.size - 1}"))
             continue
         if previous is not None:
             proof = merkle.consistency_proof(previous.size, leaves[: cp.size])

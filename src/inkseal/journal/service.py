@@ -245,7 +245,8 @@ class Journal:
 
     def watch(self, directory: Path, *, work_id: int | None = None, passphrase: str | None = None,
               interval_s: float = 1.0, stop: Callable[[], bool] = lambda: False,
-              on_item: Callable[[ImportItem], None] | None = None) -> list[ImportItem]:
+              on_item: Callable[[ImportItem], None] | None = None,
+              on_ready: Callable[[], None] | None = None) -> list[ImportItem]:
         """Journal every new image appearing in `directory` until `stop()` says so.
 
         Polling (not inotify) so that it works on network shares and in containers; a file is taken
@@ -255,6 +256,8 @@ class Journal:
         seen: dict[Path, tuple[int, float]] = {}
         done: set[Path] = {p for p in directory.rglob("*") if p.is_file()}  # existing files: use `import`
         out: list[ImportItem] = []
+        if on_ready:
+            on_ready()
         while not stop():
             for p in sorted(directory.rglob("*")):
                 if p in done or not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
