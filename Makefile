@@ -23,6 +23,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip && \
 	$(PY) -m pip install -q -e '.[dev]' && touch $(STAMP)
 
+# The tests also exercise the diffusers recorder (`inkseal generate`), which needs torch. pip takes it
+# from this machine's wheel mirror when there is one; elsewhere it is a large one-time download.
+$(VENV)/.generate: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,generate]' && touch $@
+
 venv: $(STAMP)
 
 # Debian packages: PostgreSQL server binaries (tests) and a CJK font. Installed only when missing.
@@ -32,7 +37,7 @@ system-deps:
 demo: $(STAMP) system-deps
 	$(VENV)/bin/inkseal demo
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(VENV)/.generate system-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)

@@ -238,3 +238,66 @@ def journal_statement(work: int, output: Annotated[Path, typer.Option("-o", "--o
         for v in paths.values():
             for p in v.values():
                 out.print(str(p), highlight=False)
+
+
+@app.command()
+def generate(
+    model: Annotated[str, typer.Option(help="Local diffusers model folder (or an already-cached hub id).")],
+    prompt: Annotated[str, typer.Option(help="Positive prompt.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the PNG.")],
+    negative: Annotated[str, typer.Option(help="Negative prompt.")] = "",
+    steps: int = 30, cfg: Annotated[float, typer.Option(help="CFG scale.")] = 7.0, seed: int = 0,
+    width: int = 512, height: int = 512, work: Annotated[int | None, typer.Option()] = None,
+    pass_file: PassFile = None, as_json: JsonOpt = False,
+) -> None:
+    """Generate with a local Stable Diffusion model and journal every parameter and every step."""
+    from inkseal.journal.generate import load_pipeline, run
+
+    ink = state.app()
+    try:
+        pipe = load_pipeline(model)
+        result = run(pipe, model=model, prompt=prompt, negative_prompt=negative, steps=steps, cfg_scale=cfg, seed=seed,
+                     width=width, height=height)
+    except InksealError as exc:
+        _fail(str(exc))
+    output.write_bytes(result.image_png)
+    pw = passphrase(pass_file, required=False)
+    item = ink.journal.import_file(output, work_id=work, passphrase=pw)
+    seq = ink.journal.append("generation", {"file_name": output.name, "generation": result.record, "recorder": True},
+                             work_id=work, file_sha256=result.record["output_sha256"], passphrase=pw)
+    if pw is not None:
+        ink.journal.checkpoint(pw)
+    if as_json:
+        _emit({"output": str(output), "entry": seq, "import_entries": item.entries, "record": result.record})
+    else:
+        out.print(f"{output}  journal entry #{seq}  sha256 {result.record['output_sha256']}", highlight=False)
+
+
+@journal_app.command("replay")
+def journal_replay(entry: int, model: Annotated[str | None, typer.Option(help="Model folder, if it moved.")] = None,
+                   as_json: JsonOpt = False) -> None:
+    """Regenerate a recorded `inkseal generate` run and compare it step by step."""
+    from inkseal.journal.generate import compare, load_pipeline, run
+
+    ink = state.app()
+    entries = ink.journal.entries()
+    if not 0 <= entry < len(entries) or not entries[entry]["data"].get("recorder"):
+        _fail(f"journal entry #{entry} is not a recorded `inkseal generate` run")
+    rec = entries[entry]["data"]["generation"]
+    try:
+        pipe = load_pipeline(model or rec["model"])
+        again = run(pipe, model=model or rec["model"], prompt=rec["prompts"][0],
+                    negative_prompt=(rec["negative_prompts"] or [""])[0], steps=rec["steps"], cfg_scale=rec["cfg_scale"],
+                    seed=rec["seed"], width=rec["width"], height=rec["height"])
+    except InksealError as exc:
+        _fail(str(exc))
+    result = compare(rec, again.record)
+    if as_json:
+        _emit(result)
+    elif result["identical"]:
+        out.print(f"[green]identical[/green]: all {result['steps']} steps and the pixels match entry #{entry}", highlight=False)
+    else:
+        err.print(f"[red]differs[/red] from step {result['first_diverging_step']}; set-up differences: "
+                  f"{result['setup_differences'] or 'none'}; weights match: {result['weights_match']}", highlight=False)
+    if not result["identical"]:
+        raise typer.Exit(1)
