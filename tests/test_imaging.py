@@ -64,3 +64,11 @@ def test_sd_tools_bad_images(path: Path) -> None:
             assert "\n" not in str(exc)
         else:
             assert img.rgb.size > 0
+
+
+def test_truncated_images_fail_even_after_weasyprint_is_imported() -> None:
+    """WeasyPrint flips Pillow's process-wide LOAD_TRUNCATED_IMAGES on import; we must not follow."""
+    import weasyprint  # noqa: F401
+
+    with pytest.raises(BadImage, match="truncated"):
+        load_image(broken()["truncated.png"])

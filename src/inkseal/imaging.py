@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from inkseal.errors import BadImage
 
@@ -97,6 +97,9 @@ def load_image(data: bytes, *, max_pixels: int = 64_000_000, name: str = "") -> 
                 notes.append(f"animated ({frames} frames): first frame used")
                 im.seek(0)
             stored_mode = im.mode
+            # Truncated files must fail here. WeasyPrint sets Pillow's process-wide
+            # LOAD_TRUNCATED_IMAGES = True on import (it renders partial images); we never accept them.
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
             im.load()
             try:
                 im = ImageOps.exif_transpose(im) or im
