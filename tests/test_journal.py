@@ -278,3 +278,33 @@ def test_cli_journal_roundtrip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     bundle.write_text(bundle.read_text().replace("k_lms", "k_euler", 1))
     bad = run("journal", "verify", str(bundle))
     assert bad.exit_code == 1 and "first bad entry: #" in bad.output
+
+
+def test_rfc3161_timestamped_checkpoint_verifies_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tsa import TestTSA
+
+    tsa = TestTSA()
+    url, server = tsa.serve()
+    try:
+        app = Inkseal.open(tmp_path / "home")
+        app.keys.init(PASS)
+        app.journal.import_paths([SD / "Fooocus"])
+        cp = app.journal.checkpoint(PASS, tsa_url=url)
+    finally:
+        server.shutdown()
+    assert cp is not None and cp.timestamp_token
+    roots = tmp_path / "tsa-roots.pem"
+    roots.write_bytes(tsa.root_pem)
+    monkeypatch.setenv("INKSEAL_TSA_ROOTS", str(roots))
+    report = app.journal.verify()  # the TSA is gone: this is offline
+    assert report.ok, report.problems
+    (ts,) = report.timestamps
+    assert ts["ok"] and ts["imprint_ok"] and ts.get("chain_ok") and ts["time"], ts
+    # the token survives export, and a token for other data is caught
+    bundle = Bundle.from_jsonl(app.journal.bundle().to_jsonl())
+    assert bundle.checkpoints[0].timestamp_token == cp.timestamp_token
+    from inkseal.journal.timestamp import check_timestamp
+
+    other = tsa.respond(__import__("rfc3161_client").TimestampRequestBuilder().data(b"other").build().as_bytes())
+    bundle.checkpoints[0].timestamp_token = other
+    assert check_timestamp(bundle.checkpoints[0])["ok"] is False

@@ -154,3 +154,40 @@ def test_hostile_metadata_fails_alone() -> None:
     bombed = good[:-12] + chunk + good[-12:]
     meta, gens, problems = import_file(bombed)
     assert any("16 MiB" in p for p in problems) and meta.texts.get("Title") == "ok"
+
+
+def c2pa_signed_png(tmp_generator: str = "Example Image Service/2.1") -> tuple[bytes, bytes]:
+    """A PNG signed the way AI services sign theirs: c2pa.created, trainedAlgorithmicMedia."""
+    import c2pa
+
+    from inkseal.seal.certs import make_credentials
+
+    creds = make_credentials("Example Image Service")
+    manifest = {
+        "claim_generator_info": [{"name": tmp_generator, "version": "2.1"}],
+        "title": "generated.png",
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": [{
+            "action": "c2pa.created",
+            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}]}}],
+    }
+    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(b"es256", creds.chain_pem, creds.leaf_key_pem, None))
+    builder = c2pa.Builder(manifest)
+    src = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(src, "PNG")
+    src.seek(0)
+    dest = io.BytesIO()
+    builder.sign(signer, "image/png", src, dest)
+    return dest.getvalue(), creds.ca_cert_pem
+
+
+def test_c2pa_manifest_generator_actions_and_signer() -> None:
+    data, _ca = c2pa_signed_png()
+    meta, gens, problems = import_file(data)
+    assert meta.has_c2pa
+    (g,) = [g for g in gens if g.source_key == "c2pa"]
+    info = g.extra["c2pa"]
+    assert "Example Image Service" in g.tool
+    assert info["actions"] == ["c2pa.created"]
+    assert info["digital_source_type"].endswith("trainedAlgorithmicMedia")
+    assert info["signer"] and "Example Image Service" in info["signer"]
+    assert info["validation_state"] in ("Valid", "Trusted")

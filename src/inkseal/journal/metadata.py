@@ -37,6 +37,7 @@ class RawMetadata:
     stealth: str | None = None  # decoded stealth payload
     stealth_kind: str = ""
     problems: list[str] = field(default_factory=list)
+    raw: bytes | None = field(default=None, repr=False)  # the file itself, for readers that need it (C2PA)
 
 
 def _inflate(data: bytes) -> bytes:
@@ -174,9 +175,11 @@ def read_stealth(im: Image.Image) -> tuple[str, str] | None:
 
 def read_metadata(data: bytes) -> RawMetadata:
     """Everything a generator may have left in the file. Never raises for odd metadata."""
-    meta = RawMetadata()
+    meta = RawMetadata(raw=data)
     png_text_chunks(data, meta)
-    if data[2:4] == b"\xff\xee" or b"jumb" in data[:65536] and data[:2] == b"\xff\xd8":
+    if data[:2] == b"\xff\xd8" and b"jumb" in data[:1 << 20]:  # JPEG APP11 JUMBF box
+        meta.has_c2pa = True
+    elif data[:4] == b"RIFF" and b"C2PA" in data[:1 << 20]:  # WebP C2PA chunk
         meta.has_c2pa = True
     try:
         im = Image.open(io.BytesIO(data))

@@ -49,7 +49,10 @@ def check_timestamp(cp: CheckpointRecord) -> dict[str, Any]:
         info = resp.tst_info
         message = checkpoint_message(cp.size, cp.root_hash, cp.signed_at, cp.key_id)
         out["time"] = info.gen_time.isoformat()
-        out["imprint_ok"] = bytes(info.message_imprint.message) == hashlib.sha256(message).digest()
+        algo = getattr(info.message_imprint.hash_algorithm, "_name", None) or str(info.message_imprint.hash_algorithm)
+        digest = hashlib.sha256 if "sha256" in algo else hashlib.sha384 if "sha384" in algo else hashlib.sha512
+        out["hash"] = digest().name
+        out["imprint_ok"] = bytes(info.message_imprint.message) == digest(message).digest()
         roots = os.environ.get("INKSEAL_TSA_ROOTS")
         if roots and Path(roots).exists():
             from cryptography import x509

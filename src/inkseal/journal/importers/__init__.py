@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from inkseal.journal.importers.a1111 import import_a1111, import_a1111_stealth
 from inkseal.journal.importers.base import Generation
+from inkseal.journal.importers.c2pa_reader import import_c2pa
 from inkseal.journal.importers.comfyui import import_comfyui
 from inkseal.journal.importers.others import (
     import_easy_diffusion,
@@ -40,6 +41,7 @@ IMPORTERS: list[tuple[str, Importer]] = [
     ("Easy Diffusion", import_easy_diffusion),
     ("AUTOMATIC1111", import_a1111),
     ("AUTOMATIC1111 stealth", import_a1111_stealth),
+    ("C2PA", import_c2pa),
 ]
 
 
