@@ -36,11 +36,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from attacks import FAMILIES, load_rgb  # noqa: E402
+from doc_tables import write_section  # noqa: E402
 
 from inkseal import Inkseal  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 OUT = Path(__file__).parent / "out"
 TOP = 5
 
@@ -210,7 +210,6 @@ def main() -> None:
 
 def write_doc(results: dict, perf: dict, args: argparse.Namespace, methods: list[str]) -> None:
     lines = [
-        "<!-- copy_detection:start -->",
         "## Copy detection (`benchmarks/copy_detection.py`)",
         "",
         f"Registry: 24 Kodak photos + {perf['registered'] - 24} flower photos as distractors. Positives: "
@@ -237,17 +236,9 @@ def write_doc(results: dict, perf: dict, args: argparse.Namespace, methods: list
         f"| scan, copies incl. localisation (images/s) | {perf['scan_images_per_s_copies']:.1f} |",
         f"| scan, all queries (images/s) | {perf['scan_images_per_s_all']:.1f} |",
         f"| peak memory, whole benchmark process (MB RSS) | {perf['peak_rss_mb']:.0f} |",
-        "<!-- copy_detection:end -->",
     ]
-    block = "\n".join(lines) + "\n"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    if "<!-- copy_detection:start -->" in text:
-        head, rest = text.split("<!-- copy_detection:start -->", 1)
-        text = head + block + rest.split("<!-- copy_detection:end -->\n", 1)[-1]
-    else:
-        text = text.rstrip() + "\n\n" + block
-    DOC.write_text(text)
-    print(f"wrote {DOC}")
+    write_section("copy_detection", lines)
+    print("wrote docs/benchmarks.md")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from attacks import crop_area, hflip, jpeg, load_rgb, resize, rotate, screenshot_in_page  # noqa: E402
+from doc_tables import write_section  # noqa: E402
 
 from inkseal.imaging import resize_max  # noqa: E402
 from inkseal.signals.sscd import SSCDSignal  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 ATTACKS = {"JPEG q30": jpeg(30), "crop 50%": crop_area(0.5), "crop 30%": crop_area(0.3), "x0.25": resize(0.25),
            "flip": hflip, "rot 10°": rotate(10), "page": screenshot_in_page}
 
@@ -93,7 +93,6 @@ def main() -> None:
     kodak = [load_rgb(p) for p in sorted((DATA / "kodak").glob("*.png"))]
     flowers = [load_rgb(p) for p in sorted((DATA / "flowers").glob("*/*.jpg"))[::8][:400]]
     block = [
-        "<!-- signal_choice:start -->",
         "## Choosing the signals (`benchmarks/signal_choice.py`)",
         "",
         "SSCD cosine of attacked Kodak copies to their originals (min / median), and the highest cosine of 400 "
@@ -104,16 +103,8 @@ def main() -> None:
         "Local features: RANSAC-affine inliers for true pairs (min / median) / the best wrong pair.",
         "",
         *features_table(kodak),
-        "<!-- signal_choice:end -->",
     ]
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    block_s = "\n".join(block) + "\n"
-    if "<!-- signal_choice:start -->" in text:
-        head, rest = text.split("<!-- signal_choice:start -->", 1)
-        text = head + block_s + rest.split("<!-- signal_choice:end -->\n", 1)[-1]
-    else:
-        text = text.rstrip() + "\n\n" + block_s
-    DOC.write_text(text)
+    write_section("signal_choice", block)
     print("\n".join(block))
 
 
