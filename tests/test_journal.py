@@ -256,6 +256,8 @@ def test_statement_prompt_diff(session: tuple[Inkseal, Path]) -> None:
     assert d2["reweighted"] == [{"term": "ancient costume", "from": 1.0, "to": 1.3}]
     assert [t["text"] for t in d3["added"]] == ["soft light"] and [t["text"] for t in d3["moved"]] == ["spring breeze"]
     assert set(facts.seeds) == {"11", "12"} and set(facts.params["steps"]) == {"20", "30"}
+    assert facts.range_of("steps") == "20 – 30" and facts.range_of("cfg_scale") == "7 – 8"
+    assert facts.range_of("model") is None
     assert facts.kept == [4]
 
 

@@ -52,6 +52,17 @@ class Facts:
     last: str | None = None
     kept: list[int] = field(default_factory=list)
 
+    def range_of(self, param: str) -> str | None:
+        """'min – max' when a numeric parameter took several values."""
+        try:
+            nums = sorted(float(v) for v in self.params.get(param, {}))
+        except ValueError:
+            return None
+        if len(nums) < 2:
+            return None
+        fmt = (lambda x: f"{x:g}")
+        return f"{fmt(nums[0])} – {fmt(nums[-1])}"
+
 
 def _when(entry: dict) -> str:
     d = entry.get("data", {})
