@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from inkseal import __version__
 from inkseal.errors import InksealError
 from inkseal.journal import merkle
 from inkseal.journal.importers import import_file
@@ -117,8 +116,6 @@ class Journal:
             q = select(JournalEntry).order_by(JournalEntry.seq)
             if work_id is not None:
                 q = q.where(JournalEntry.work_id == work_id)
-            import json
-
             return [json.loads(e.payload) for e in s.scalars(q)]
 
     def verify(self) -> VerifyReport:
@@ -277,6 +274,3 @@ class Journal:
             _time.sleep(interval_s)
         return out
 
-
-def tool_versions() -> dict[str, str]:
-    return {"inkseal": __version__, "python": os.sys.version.split()[0]}
