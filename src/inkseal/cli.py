@@ -327,6 +327,82 @@ def mark(
     out.print(t("status_set", state.language, match_id=match_id, status=status))
 
 
+@app.command("seal")
+def seal_cmd(
+    work_id: Annotated[int, typer.Argument(help="The registered work to seal.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sealed file: .png, .jpg or .webp.")],
+    signature: Annotated[str, typer.Option(help="Visible signature: your name or handle.")],
+    corner: Annotated[str, typer.Option(help="Signature corner.")] = "bottom-right",
+    no_ai_label: Annotated[bool, typer.Option("--no-ai-label", help="Leave out the explicit AI label (warns).")] = False,
+    label_text: Annotated[str, typer.Option(help="Explicit label text (must contain AI/人工智能 and 生成/合成).")] = "AI生成",
+    data_mining: Annotated[str, typer.Option(help="plus:DataMining value.")] = "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING",
+    pass_file: Annotated[Path | None, typer.Option("--passphrase-file")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish a work: signature, AI labels, XMP rights, keyed watermark, then C2PA credentials."""
+    from inkseal.cli_journal import passphrase
+    from inkseal.seal.service import SealOptions, seal
+
+    ink = state.app()
+    try:
+        result = seal(ink, work_id, output, SealOptions(signature=signature, corner=corner, ai_label=not no_ai_label,
+                                                        label_text=label_text, data_mining=data_mining),
+                      passphrase(pass_file, required=True) or "")
+    except (InksealError, ValueError) as exc:
+        _fail(str(exc))
+    for w in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    if as_json:
+        _emit({"path": str(result.path), "file_id": result.file_id, "regions": result.regions, "warnings": result.warnings})
+    else:
+        out.print(f"sealed {result.path} (file {result.file_id} of work {work_id})", highlight=False)
+
+
+@app.command("inspect")
+def inspect_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Images to inspect.")],
+    anchors: Annotated[Path | None, typer.Option(help="Extra C2PA trust anchors (PEM).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report the labels, rights, C2PA credentials, generator parameters and watermark a file carries."""
+    from inkseal.seal.inspect import inspect_bytes
+
+    ink = state.app()
+    reports, failed = [], 0
+    extra = anchors.read_bytes() if anchors else None
+    for f in files:
+        try:
+            rep = inspect_bytes(ink, f.read_bytes(), lang=state.language, extra_anchors=extra)
+        except (InksealError, OSError) as exc:
+            failed += 1
+            rep = {"error": str(exc)}
+            err.print(t("item_failed", state.language, item=str(f), reason=str(exc)), highlight=False)
+        reports.append({"file": str(f), **rep})
+    if as_json:
+        _emit(reports)
+    else:
+        for r in reports:
+            if "error" in r:
+                continue
+            lab = r["implicit_label"]
+            out.print(f"[bold]{r['file']}[/bold] {r['format']} {r['width']}x{r['height']}", highlight=False)
+            out.print(f"  implicit label: {'Label ' + str(lab.get('Label')) + ', ' + str(lab.get('ContentProducer')) if lab['present'] else 'none'}"
+                      + (f", signature {'valid' if lab.get('signature_valid') else 'INVALID'}" if 'signature_valid' in lab else ""),
+                      highlight=False)
+            out.print(f"  C2PA: {r['c2pa']['state']}" + (f" ({r['c2pa']['claim_generator']})" if r['c2pa']['claim_generator'] else ""),
+                      highlight=False)
+            if r["watermark"]:
+                w = r["watermark"]
+                out.print(f"  watermark ({w['mode']}): {'work ' + str(w['work_id']) if w['detected'] else 'not found'}, "
+                          f"{w['agreement']} bits, false-positive probability {w['false_positive_probability']:.1e}", highlight=False)
+            for g in r["generator"]:
+                out.print(f"  generator: {g['tool']} seed {g['seed']}", highlight=False)
+            for fnd in r["findings"]:
+                out.print(f"  [yellow]! {fnd['message']}[/yellow]", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo writes its suspects.")] = Path(".inkseal/demo"),

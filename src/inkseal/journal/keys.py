@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -65,14 +66,75 @@ class KeyStore:
     def exists(self) -> bool:
         return self.private_path.exists() and self.public_path.exists()
 
-    def init(self, passphrase: str, *, force: bool = False) -> str:
+    def init(self, passphrase: str, *, force: bool = False, creator: str = "inkseal creator") -> str:
+        """Create the journal signing key, the C2PA credentials and the watermark key."""
         if self.exists() and not force:
             raise KeyError_(f"a key already exists in {self.directory} (key id {self.key_id()[:16]}…)")
         if len(passphrase) < 8:
             raise KeyError_("the passphrase must be at least 8 characters")
         private = Ed25519PrivateKey.generate()
         self._write(private, passphrase)
+        self.init_c2pa(passphrase, creator)
+        self._write_secret(self.watermark_path, os.urandom(32))
         return key_id(private.public_key())
+
+    # -- C2PA credentials and the watermark key ---------------------------------------------
+    @property
+    def c2pa_dir(self) -> Path:
+        return self.directory / "c2pa"
+
+    @property
+    def watermark_path(self) -> Path:
+        return self.directory / "watermark.key"
+
+    def _write_secret(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+
+    def init_c2pa(self, passphrase: str, creator: str, chain_pem: bytes | None = None, key_pem: bytes | None = None) -> None:
+        """A local CA + signing certificate, or the creator's own chain and key (bring your own)."""
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        from inkseal.seal.certs import make_credentials
+
+        if chain_pem is None or key_pem is None:
+            creds = make_credentials(creator)
+            chain_pem, key_pem, ca_pem = creds.chain_pem, creds.leaf_key_pem, creds.ca_cert_pem
+        else:
+            certs = x509.load_pem_x509_certificates(chain_pem)
+            ca_pem = certs[-1].public_bytes(serialization.Encoding.PEM)
+        key = load_pem_private_key(key_pem, None)
+        encrypted = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.BestAvailableEncryption(passphrase.encode()))
+        self.c2pa_dir.mkdir(parents=True, exist_ok=True)
+        (self.c2pa_dir / "chain.pem").write_bytes(chain_pem)
+        (self.c2pa_dir / "anchor.pem").write_bytes(ca_pem)
+        self._write_secret(self.c2pa_dir / "signer.key", encrypted)
+
+    def c2pa_credentials(self, passphrase: str) -> tuple[bytes, bytes, bytes]:
+        """(chain PEM, unencrypted key PEM for the signer, trust anchor PEM)."""
+        if not (self.c2pa_dir / "signer.key").exists():
+            raise KeyError_("no C2PA credentials yet: run `inkseal keys init`")
+        try:
+            key = serialization.load_pem_private_key((self.c2pa_dir / "signer.key").read_bytes(), passphrase.encode())
+        except (ValueError, TypeError):
+            raise KeyError_("wrong passphrase for the C2PA signing key") from None
+        plain = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+        return (self.c2pa_dir / "chain.pem").read_bytes(), plain, (self.c2pa_dir / "anchor.pem").read_bytes()
+
+    def trust_anchor(self) -> bytes | None:
+        p = self.c2pa_dir / "anchor.pem"
+        return p.read_bytes() if p.exists() else None
+
+    def watermark_key(self) -> bytes:
+        if not self.watermark_path.exists():
+            raise KeyError_("no watermark key yet: run `inkseal keys init`")
+        return self.watermark_path.read_bytes()
 
     def _write(self, private: Ed25519PrivateKey, passphrase: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

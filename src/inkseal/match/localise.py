@@ -135,6 +135,8 @@ def localise(suspect_rgb: np.ndarray, reference_rgb: np.ndarray, affine: np.ndar
 
     regions: dict[str, dict[str, object]] = {}
     for name, box in (named_regions or {}).items():
+        if not (isinstance(box, list | tuple) and len(box) == 4):
+            continue  # not a box (e.g. the watermark's record)
         x0, y0, x1, y1 = box
         i0, i1 = int(np.floor(x0 / cell_w)), int(np.ceil(x1 / cell_w))
         j0, j1 = int(np.floor(y0 / cell_h)), int(np.ceil(y1 / cell_h))

@@ -119,21 +119,47 @@ def parse_xmp(xmp: bytes | str) -> dict[str, object]:
     return out
 
 
-def write_xmp(image: Image.Image, fmt: str, xmp: bytes, **save_kw: object) -> bytes:
-    """Encode `image` as PNG / JPEG / WEBP with `xmp` embedded; returns the file bytes."""
+def encode(image: Image.Image, fmt: str, quality: int = 92) -> bytes:
+    """Encode once; `insert_xmp` then adds the packet without touching the compressed pixels."""
     buf = io.BytesIO()
     fmt = fmt.upper()
     if fmt == "PNG":
-        info = PngImagePlugin.PngInfo()
-        info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
-        image.save(buf, "PNG", pnginfo=info, **save_kw)
+        image.save(buf, "PNG")
     elif fmt in ("JPEG", "JPG"):
-        image.convert("RGB").save(buf, "JPEG", xmp=xmp, quality=int(save_kw.pop("quality", 92)), **save_kw)
+        image.convert("RGB").save(buf, "JPEG", quality=quality)
     elif fmt == "WEBP":
-        image.save(buf, "WEBP", xmp=xmp, quality=int(save_kw.pop("quality", 92)), **save_kw)
+        image.save(buf, "WEBP", lossless=True)  # lossless: the pixels we sign are the pixels decoded
     else:
         raise ValueError(f"sealing writes PNG, JPEG or WebP, not {fmt}")
     return buf.getvalue()
+
+
+def insert_xmp(data: bytes, fmt: str, xmp: bytes) -> bytes:
+    """Add an XMP packet to already-encoded bytes; the decoded pixels stay exactly the same."""
+    fmt = fmt.upper()
+    if fmt in ("JPEG", "JPG"):
+        payload = b"http://ns.adobe.com/xap/1.0/\x00" + xmp
+        if len(payload) + 2 > 0xFFFF:
+            raise ValueError("XMP packet too large for one JPEG APP1 segment")
+        segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+        pos = 2
+        while data[pos:pos + 2] in (b"\xff\xe0",):  # keep JFIF APP0 first
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        return data[:pos] + segment + data[pos:]
+    im = Image.open(io.BytesIO(data))
+    buf = io.BytesIO()
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
+        im.save(buf, "PNG", pnginfo=info)
+    else:
+        im.save(buf, "WEBP", lossless=True, xmp=xmp)
+    return buf.getvalue()
+
+
+def write_xmp(image: Image.Image, fmt: str, xmp: bytes, quality: int = 92) -> bytes:
+    """Encode `image` as PNG / JPEG / WEBP with `xmp` embedded; returns the file bytes."""
+    return insert_xmp(encode(image, fmt, quality), fmt, xmp)
 
 
 def read_xmp_bytes(data: bytes) -> bytes | None:

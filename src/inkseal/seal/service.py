@@ -1,0 +1,114 @@
+"""`inkseal seal`: turn a registered work into its published, sealed file.
+
+Order matters, and is fixed here:
+    1. visible signature (name or handle, in a corner; its box is remembered)
+    2. explicit AI label "AI生成" (GB 45438-2025: edge or corner, >= 5 % of the shorter side)
+    3. invisible keyed watermark carrying the work id        <- the pixels are final after this step
+    4. XMP: TC260:AIGC implicit label (ReservedCode1 = our Ed25519 signature over the pixels'
+       SHA-256 and the ProduceID), IPTC DigitalSourceType, PLUS DataMining, dc:creator, dc:rights
+    5. C2PA manifest, signed last (actions, training-mining, soft-binding to the watermark, journal
+       checkpoint link): any later change to the bytes invalidates it.
+The sealed file is registered as the work's published version; the pre-watermark pixels are kept
+in the object store so that informed watermark detection can subtract them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from inkseal.imaging import load_image
+from inkseal.seal import watermark
+from inkseal.seal.c2pa_sign import ManifestInput, sign
+from inkseal.seal.label import add_ai_label
+from inkseal.seal.signature import add_signature
+from inkseal.seal.xmp import DMI_PROHIBITED, AIGCLabel, RightsMetadata, build_xmp, encode, insert_xmp
+
+if TYPE_CHECKING:
+    from inkseal.app import Inkseal
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+@dataclass
+class SealOptions:
+    signature: str
+    corner: str = "bottom-right"
+    ai_label: bool = True
+    label_text: str = "AI生成"
+    label_corner: str = "top-left"
+    data_mining: str = DMI_PROHIBITED
+    training_use: str = "notAllowed"
+    software_agent: str = "inkseal"
+    rights: str | None = None
+
+
+@dataclass
+class SealResult:
+    path: Path
+    file_id: int
+    regions: dict
+    warnings: list[str]
+
+
+def content_binding(pixels: bytes, produce_id: str) -> bytes:
+    return b"inkseal-aigc/v1\n" + produce_id.encode() + b"\n" + hashlib.sha256(pixels).hexdigest().encode() + b"\n"
+
+
+def seal(app: Inkseal, work_id: int, output: Path, opts: SealOptions, passphrase: str) -> SealResult:
+    fmt = FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise ValueError("the sealed file must be .png, .jpg or .webp")
+    work = app.registry.work(work_id)
+    original = next((f for f in work.files if f.role == "original"), work.files[0])
+    img = load_image(app.registry.objects.get(original.sha256), max_pixels=app.settings.max_pixels)
+    warnings: list[str] = []
+    rgb, sig_box = add_signature(img.rgb, opts.signature, opts.corner)
+    regions: dict = {"signature": sig_box}
+    if opts.ai_label:
+        rgb, label_box = add_ai_label(rgb, opts.label_text, opts.label_corner)
+        regions["ai_label"] = label_box
+    else:
+        warnings.append("explicit AI label turned off: GB 45438-2025 requires it on AI-generated images "
+                        "/ 已关闭显式 AI 标识：GB 45438-2025 要求 AI 生成图片带有显式标识")
+    pre_png = io.BytesIO()
+    Image.fromarray(rgb).save(pre_png, "PNG")
+    pre_sha = app.registry.objects.put(pre_png.getvalue())
+    key = app.keys.watermark_key()
+    marked = watermark.embed(rgb, key, work_id)
+    regions["watermark"] = {"alg": watermark.ALG, "work_id": work_id, "reference_sha256": pre_sha}
+
+    private = app.keys.private(passphrase)
+    produce_id = f"inkseal:work:{work_id}"
+    encoded = encode(Image.fromarray(marked), fmt)
+    final_pixels = load_image(encoded).rgb  # what every decoder will see (JPEG rounds)
+    signature = private.sign(content_binding(final_pixels.tobytes(), produce_id))
+    label = AIGCLabel(content_producer=work.author.name, produce_id=produce_id,
+                      reserved_code1=base64.b64encode(signature).decode())
+    rights = opts.rights or f"© {work.author.name}. All rights reserved. 版权所有。"
+    xmp = build_xmp(RightsMetadata(label, creator=work.author.name, rights=rights, data_mining=opts.data_mining))
+    data = insert_xmp(encoded, fmt, xmp)
+
+    bundle = app.journal.bundle()
+    checkpoint = None
+    if bundle.checkpoints:
+        cp = max(bundle.checkpoints, key=lambda c: c.size)
+        checkpoint = {"size": cp.size, "root_hash": cp.root_hash, "key_id": cp.key_id, "signed_at": cp.signed_at}
+    chain, key_pem, _anchor = app.keys.c2pa_credentials(passphrase)
+    codeword = watermark.codeword(key, work_id)
+    data = sign(data, fmt, ManifestInput(title=output.name, software_agent=opts.software_agent,
+                                         training_use=opts.training_use,
+                                         soft_binding={"alg": watermark.ALG,
+                                                       "value": base64.b64encode(bytes(codeword)).decode()},
+                                         journal_checkpoint=checkpoint), chain, key_pem)
+    output.write_bytes(data)
+    sealed = load_image(data, max_pixels=app.settings.max_pixels)
+    wf = app._add_file(work_id, data, sealed, "published", output.name, regions=regions)
+    app.sync_indexes()
+    return SealResult(output, wf.id, regions, warnings)

@@ -1,0 +1,112 @@
+"""`inkseal seal` and `inkseal inspect` through the real CLI: sealed, stripped, re-encoded and third-party files."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from inkseal.cli import app as cli
+from inkseal.seal.c2pa_sign import validate
+
+PASS = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory: pytest.TempPathFactory, kodak: list[Path]) -> dict:
+    import os
+
+    os.environ["INKSEAL_PASSPHRASE"] = PASS
+    tmp = tmp_path_factory.mktemp("seal")
+    home = str(tmp / "home")
+    r = CliRunner()
+
+    def run(*a: str):  # type: ignore[no-untyped-def]
+        return r.invoke(cli, ["--home", home, *a], catch_exceptions=False)
+
+    assert run("keys", "init").exit_code == 0
+    assert run("register", str(kodak[3]), "--author", "Li", "--title", "春风送来了温柔").exit_code == 0
+    out = {}
+    for fmt in ("png", "jpg"):
+        res = run("seal", "1", "-o", str(tmp / f"sealed.{fmt}"), "--signature", "© Li", "--json")
+        assert res.exit_code == 0, res.output
+        out[fmt] = tmp / f"sealed.{fmt}"
+    yield {"run": run, "tmp": tmp, "home": home, **out}
+    del os.environ["INKSEAL_PASSPHRASE"]
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg"])
+def test_sealed_file_is_trusted_and_breaks_on_any_change(sealed: dict, fmt: str) -> None:
+    data = sealed[fmt].read_bytes()
+    anchor = (Path(sealed["home"]) / "keys" / "c2pa" / "anchor.pem").read_bytes()
+    kind = "PNG" if fmt == "png" else "JPEG"
+    assert validate(data, kind, anchor)["state"] == "Trusted"
+    b = bytearray(data)
+    b[len(b) // 2] ^= 0x04
+    assert validate(bytes(b), kind, anchor)["state"] != "Trusted"
+
+
+def test_inspect_sealed_file(sealed: dict) -> None:
+    res = sealed["run"]("inspect", str(sealed["png"]), "--json")
+    assert res.exit_code == 0, res.output
+    (rep,) = json.loads(res.stdout)
+    assert rep["implicit_label"]["present"] and rep["implicit_label"]["Label"] == "1"
+    assert rep["implicit_label"]["signature_valid"] is True
+    assert rep["ai_generated_per_iptc"] and rep["c2pa"]["state"] == "Trusted"
+    assert rep["watermark"]["detected"] and rep["watermark"]["work_id"] == 1
+    assert rep["findings"] == []
+
+
+def test_inspect_stripped_cropped_reencoded_copy(sealed: dict) -> None:
+    im = Image.open(sealed["png"]).convert("RGB")
+    w, h = im.size
+    copy = im.crop((0, 0, int(w * 0.78), int(h * 0.8))).resize((int(w * 0.78 * 0.6), int(h * 0.8 * 0.6)))
+    path = sealed["tmp"] / "repost.jpg"
+    copy.save(path, "JPEG", quality=60)  # a re-save drops XMP and C2PA
+    (rep,) = json.loads(sealed["run"]("inspect", str(path), "--json").stdout)
+    codes = {f["code"] for f in rep["findings"]}
+    assert rep["watermark"]["detected"] and rep["watermark"]["mode"] == "informed" and rep["watermark"]["work_id"] == 1
+    assert rep["watermark"]["false_positive_probability"] < 1e-6
+    assert {"c2pa_missing_but_watermark", "label_removed", "signature_cut"} <= codes
+    assert rep["c2pa"]["state"] == "Absent" and not rep["implicit_label"]["present"]
+
+
+def test_inspect_reports_altered_pixels_under_an_intact_label(sealed: dict) -> None:
+    data = bytearray(sealed["png"].read_bytes())
+    im = Image.open(io.BytesIO(bytes(data)))
+    arr = np.asarray(im.convert("RGB")).copy()
+    arr[10:20, 10:20] = 0
+    from inkseal.seal.xmp import insert_xmp, read_xmp_bytes
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    tampered = insert_xmp(buf.getvalue(), "PNG", read_xmp_bytes(bytes(data)))  # label copied onto other pixels
+    path = sealed["tmp"] / "tampered.png"
+    path.write_bytes(tampered)
+    (rep,) = json.loads(sealed["run"]("inspect", str(path), "--json").stdout)
+    assert rep["implicit_label"]["present"] and rep["implicit_label"]["signature_valid"] is False
+    assert "label_signature_bad" in {f["code"] for f in rep["findings"]}
+
+
+def test_inspect_third_party_file(sealed: dict) -> None:
+    from test_journal_formats import c2pa_signed_png
+
+    data, _ca = c2pa_signed_png()
+    path = sealed["tmp"] / "chatgpt-like.png"
+    path.write_bytes(data)
+    (rep,) = json.loads(sealed["run"]("inspect", str(path), "--json").stdout)
+    assert rep["c2pa"]["state"] == "Valid" and "Example Image Service" in rep["c2pa"]["claim_generator"]
+    assert not rep["watermark"]["detected"]
+    assert "label_missing" in {f["code"] for f in rep["findings"]}
+    assert "C2PA: Valid" in sealed["run"]("inspect", str(path)).stdout
+    assert "缺少 GB 45438 隐式标识" in sealed["run"]("--lang", "zh", "inspect", str(path)).stdout
+
+
+def test_turning_the_ai_label_off_warns(sealed: dict) -> None:
+    res = sealed["run"]("seal", "1", "-o", str(sealed["tmp"] / "nolabel.png"), "--signature", "Li", "--no-ai-label")
+    assert res.exit_code == 0 and "GB 45438-2025" in res.output
