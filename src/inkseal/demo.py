@@ -20,10 +20,12 @@ from rich.console import Console
 from inkseal.app import Inkseal
 from inkseal.i18n import t
 from inkseal.match.calibration import odds
+from inkseal.seal.service import SealOptions, seal
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 AUTHOR = "Li (demo creator)"
 SIGNATURE = "© Li · inkseal demo"
+DEMO_PASSPHRASE = "inkseal-demo-passphrase"
 
 
 def _jpeg(im: Image.Image, path: Path, quality: int = 72) -> None:
@@ -90,14 +92,21 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
         w = app.work(i.work_id)  # type: ignore[arg-type]
         out.print(f"  work {w.id}: {w.title}" + (f"  ({i.skipped})" if i.skipped else ""), highlight=False)
     first = app.work(ids[0])  # type: ignore[arg-type]
-    published = next((f for f in first.files if f.role == "published"), None)
+    if not app.keys.exists():
+        app.keys.init(DEMO_PASSPHRASE, creator=AUTHOR)
+        out.print(f"  created demo keys (passphrase '{DEMO_PASSPHRASE}' - make your own with `inkseal keys init`)",
+                  highlight=False)
+    path = app.settings.home / "published" / f"work{first.id}-sealed.png"
+    published = next((f for f in first.files if f.role == "published" and (f.regions or {}).get("watermark")), None)
     if published is None:
-        published, path = app.publish(first.id, signature=SIGNATURE)
-    else:
-        path = app.settings.home / "published" / f"work{first.id}-{published.id}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
+        result = seal(app, first.id, path, SealOptions(signature=SIGNATURE), DEMO_PASSPHRASE)
+        regions = result.regions
+    else:
         path.write_bytes(app.registry.objects.get(published.sha256))
-    out.print(f"  published work {first.id} with signature box {published.regions['signature']}: {path}", highlight=False)
+        regions = published.regions
+    out.print(f"  sealed work {first.id}: signature {regions['signature']}, AI label {regions.get('ai_label')}, "
+              f"watermark, XMP label, C2PA → {path}", highlight=False)
 
     out.rule("2. the infringing article and other copies / 侵权文章与其他副本")
     if workdir.exists():
@@ -132,5 +141,16 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
         figure = workdir / f"match-{article.id}.png"
         app.match_figure(article.id).save(figure)
         out.print(f"Side-by-side figure of the article copy / 侵权文章副本对比图: {figure}", highlight=False)
-    out.print("See them again with: inkseal matches; inkseal match show ID -o figure.png")
+    copy = workdir / "article" / "article_files" / "spring-breeze.jpg"
+    from inkseal.seal.inspect import inspect_bytes
+
+    report = inspect_bytes(app, copy.read_bytes(), lang=lang)
+    wm = report["watermark"] or {}
+    out.rule("4. inspect the copy / 检查副本")
+    out.print(f"  watermark: {'work ' + str(wm.get('work_id')) if wm.get('detected') else 'not found'} "
+              f"({wm.get('agreement')} bits, false-positive probability {wm.get('false_positive_probability', 1):.1e})",
+              highlight=False)
+    for f in report["findings"]:
+        out.print(f"  ! {f['message']}", highlight=False)
+    out.print("See them again with: inkseal matches; inkseal match show ID -o figure.png; inkseal inspect FILE")
     return 1 if result.failed else 0
