@@ -110,3 +110,4 @@ def test_inspect_third_party_file(sealed: dict) -> None:
 def test_turning_the_ai_label_off_warns(sealed: dict) -> None:
     res = sealed["run"]("seal", "1", "-o", str(sealed["tmp"] / "nolabel.png"), "--signature", "Li", "--no-ai-label")
     assert res.exit_code == 0 and "GB 45438-2025" in res.output
+
