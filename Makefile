@@ -40,10 +40,11 @@ demo: $(STAMP) system-deps
 test: $(STAMP) $(VENV)/.generate system-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
-bench: $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,bench]'
-	$(PY) -m pip install -q --no-deps 'augly==1.0.0'
+bench: $(STAMP) $(VENV)/.generate
+	$(PY) -m pip install -q -e '.[dev,bench,generate]'
+	$(PY) -m pip install -q --no-deps 'augly==1.0.0' 'invisible-watermark==0.2.0' 'blind-watermark==0.4.4'
 	$(PY) benchmarks/copy_detection.py
+	$(PY) benchmarks/watermark.py
 
 clean:
 	rm -rf $(VENV) .inkseal

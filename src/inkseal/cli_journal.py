@@ -301,3 +301,17 @@ def journal_replay(entry: int, model: Annotated[str | None, typer.Option(help="M
                   f"{result['setup_differences'] or 'none'}; weights match: {result['weights_match']}", highlight=False)
     if not result["identical"]:
         raise typer.Exit(1)
+
+
+@keys_app.command("import-c2pa")
+def keys_import_c2pa(chain: Annotated[Path, typer.Option(help="Certificate chain PEM, signing certificate first.")],
+                     key: Annotated[Path, typer.Option(help="The signing certificate's private key (PEM, unencrypted).")],
+                     creator: Annotated[str, typer.Option(help="Your name, for messages.")] = "creator",
+                     pass_file: PassFile = None) -> None:
+    """Use your own C2PA signing certificate instead of the local CA (the key is encrypted at rest)."""
+    ink = state.app()
+    try:
+        ink.keys.init_c2pa(passphrase(pass_file, required=True) or "", creator, chain.read_bytes(), key.read_bytes())
+    except (InksealError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    out.print(f"C2PA signing credentials imported into {ink.keys.c2pa_dir}", highlight=False)
