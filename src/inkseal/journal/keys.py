@@ -137,14 +137,9 @@ class KeyStore:
         return self.watermark_path.read_bytes()
 
     def _write(self, private: Ed25519PrivateKey, passphrase: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.BestAvailableEncryption(passphrase.encode()))
-        tmp = self.private_path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        os.replace(tmp, self.private_path)
+        self._write_secret(self.private_path, pem)
         self.public_path.write_text(public_pem(private.public_key()))
 
     def public(self) -> Ed25519PublicKey:
