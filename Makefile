@@ -23,10 +23,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip && \
 	$(PY) -m pip install -q -e '.[dev]' && touch $(STAMP)
 
-# The tests also exercise the diffusers recorder (`inkseal generate`), which needs torch. pip takes it
-# from this machine's wheel mirror when there is one; elsewhere it is a large one-time download.
+# The tests also exercise the diffusers recorder (`inkseal generate`), which needs torch (pip takes it
+# from this machine's wheel mirror when there is one; elsewhere it is a large one-time download), and
+# the Stable Diffusion mark check, which needs invisible-watermark - installed --no-deps because it
+# would otherwise pull the non-headless opencv-python over opencv-python-headless.
 $(VENV)/.generate: $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,generate]' && touch $@
+	$(PY) -m pip install -q -e '.[dev,generate,marks]' && \
+	$(PY) -m pip install -q --no-deps 'invisible-watermark==0.2.0' && touch $@
 
 venv: $(STAMP)
 

@@ -158,3 +158,25 @@ def test_bring_your_own_c2pa_certificate(tmp_path: Path, monkeypatch: pytest.Mon
     chain, _key, anchor = app.keys.c2pa_credentials(PASS)
     assert chain == creds.chain_pem and anchor == creds.ca_cert_pem
     assert b"ENCRYPTED" in (Path(home) / "keys" / "c2pa" / "signer.key").read_bytes()
+
+
+def test_stable_diffusion_marks_are_read(kodak: list[Path]) -> None:
+    import os
+
+    if os.environ.get("CI"):  # make test installs it: in CI a missing decoder is a failure, not a skip
+        import imwatermark  # noqa: F401
+    imwatermark = pytest.importorskip("imwatermark", reason="invisible-watermark is installed by make test")
+    import cv2
+
+    from inkseal.seal.sdmarks import MARKS, check
+
+    marked, unmarked = [], []
+    for p in kodak[:8]:
+        rgb = np.asarray(Image.open(p).convert("RGB"))
+        enc = imwatermark.WatermarkEncoder()
+        enc.set_watermark("bits", MARKS["SDXL"].tolist())
+        sd = cv2.cvtColor(enc.encode(np.ascontiguousarray(rgb[..., ::-1]), "dwtDct"), cv2.COLOR_BGR2RGB)
+        marked.append(check(sd)["SDXL"]["verdict"])
+        unmarked.append(check(rgb)["SDXL"]["verdict"])
+    assert unmarked == ["none"] * 8
+    assert "none" not in marked and marked.count("very likely") >= 4

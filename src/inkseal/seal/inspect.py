@@ -92,6 +92,11 @@ def inspect_bytes(app: Inkseal, data: bytes, *, lang: str = "en", extra_anchors:
     report["generator"] = [{"tool": g.tool, "where": g.where, "prompts": g.prompts, "seed": g.seed, "model": g.model}
                            for g in gens if g.source_key != "c2pa"]
 
+    # -- Stable Diffusion's own marks ----------------------------------------------------------------
+    from inkseal.seal.sdmarks import check as check_sd_marks
+
+    report["stable_diffusion_marks"] = check_sd_marks(image.rgb)
+
     # -- our watermark, and what a copy of a registered work lost --------------------------------------
     report["watermark"] = None
     work_ids = [w.id for w in app.works()]
