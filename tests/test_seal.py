@@ -134,8 +134,14 @@ def test_inspect_third_party_file(sealed: dict) -> None:
 
 
 def test_turning_the_ai_label_off_warns(sealed: dict) -> None:
-    res = sealed["run"]("seal", "1", "-o", str(sealed["tmp"] / "nolabel.png"), "--signature", "Li", "--no-ai-label")
+    res = sealed["run"]("seal", "1", "-o", str(sealed["tmp"] / "nolabel.webp"), "--signature", "李 Li",
+                        "--signature-size", "0.1", "--corner", "top-right", "--no-ai-label", "--json")
     assert res.exit_code == 0 and "GB 45438-2025" in res.output
+    regions = json.loads(res.stdout)["regions"]
+    assert "ai_label" not in regions
+    x0, y0, x1, y1 = regions["signature"]
+    im = Image.open(sealed["tmp"] / "nolabel.webp")
+    assert x1 > im.width * 0.6 and y0 < im.height * 0.2 and (y1 - y0) > 0.1 * min(im.size)  # bigger, top-right
 
 
 

@@ -60,7 +60,7 @@ def test_explicit_label_is_tall_enough_and_in_a_corner() -> None:
         add_ai_label(rgb, text="Made by a human")
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
 def test_c2pa_manifest_trusted_with_our_anchor_and_invalid_after_any_change(fmt: str) -> None:
     creds = make_credentials("Li")
     base = write_xmp(picture(), fmt, build_xmp(RightsMetadata(AIGCLabel(), creator="Li", rights="© Li")))

@@ -333,6 +333,8 @@ def seal_cmd(
     output: Annotated[Path, typer.Option("-o", "--output", help="Sealed file: .png, .jpg or .webp.")],
     signature: Annotated[str, typer.Option(help="Visible signature: your name or handle.")],
     corner: Annotated[str, typer.Option(help="Signature corner.")] = "bottom-right",
+    signature_size: Annotated[float, typer.Option(help="Signature text height, share of the shorter side.")] = 0.06,
+    signature_opacity: Annotated[float, typer.Option(help="Signature opacity, 0-1.")] = 0.85,
     no_ai_label: Annotated[bool, typer.Option("--no-ai-label", help="Leave out the explicit AI label (warns).")] = False,
     label_text: Annotated[str, typer.Option(help="Explicit label text (must contain AI/人工智能 and 生成/合成).")] = "AI生成",
     data_mining: Annotated[str, typer.Option(help="plus:DataMining value.")] = "http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-AIMLTRAINING",
@@ -345,7 +347,8 @@ def seal_cmd(
 
     ink = state.app()
     try:
-        result = seal(ink, work_id, output, SealOptions(signature=signature, corner=corner, ai_label=not no_ai_label,
+        result = seal(ink, work_id, output, SealOptions(signature=signature, corner=corner, signature_size=signature_size,
+                                                        signature_opacity=signature_opacity, ai_label=not no_ai_label,
                                                         label_text=label_text, data_mining=data_mining),
                       passphrase(pass_file, required=True) or "")
     except (InksealError, ValueError) as exc:

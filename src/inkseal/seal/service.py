@@ -40,6 +40,8 @@ FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 class SealOptions:
     signature: str
     corner: str = "bottom-right"
+    signature_size: float = 0.06  # text height as a share of the shorter side
+    signature_opacity: float = 0.85
     ai_label: bool = True
     label_text: str = "AI生成"
     label_corner: str = "top-left"
@@ -69,7 +71,8 @@ def seal(app: Inkseal, work_id: int, output: Path, opts: SealOptions, passphrase
     original = next((f for f in work.files if f.role == "original"), work.files[0])
     img = load_image(app.registry.objects.get(original.sha256), max_pixels=app.settings.max_pixels)
     warnings: list[str] = []
-    rgb, sig_box = add_signature(img.rgb, opts.signature, opts.corner)
+    rgb, sig_box = add_signature(img.rgb, opts.signature, opts.corner, height_frac=opts.signature_size,
+                                 opacity=opts.signature_opacity)
     regions: dict = {"signature": sig_box}
     if opts.ai_label:
         rgb, label_box = add_ai_label(rgb, opts.label_text, opts.label_corner)
