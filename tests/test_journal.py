@@ -169,6 +169,9 @@ def test_keys_wrong_passphrase_export_import(tmp_path: Path) -> None:
     assert oct(a.keys.private_path.stat().st_mode & 0o777) == "0o600"
     b = Inkseal.open(tmp_path / "b")
     assert b.keys.import_private(a.keys.export_private(), PASS) == kid
+    # per-work watermark keys: stable, distinct, and not the master key
+    k1, k2 = a.keys.watermark_key_for(1), a.keys.watermark_key_for(2)
+    assert k1 == a.keys.watermark_key_for(1) and len({k1, k2, a.keys.watermark_key()}) == 3
 
 
 def test_edit_chain_and_img2img_links(tmp_path: Path) -> None:

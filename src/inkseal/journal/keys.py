@@ -11,6 +11,7 @@ INKSEAL_PASSPHRASE environment variable for scripts); it is never stored.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,11 @@ class KeyStore:
         if not self.watermark_path.exists():
             raise KeyError_("no watermark key yet: run `inkseal keys init`")
         return self.watermark_path.read_bytes()
+
+    def watermark_key_for(self, work_id: int) -> bytes:
+        """Each work is marked with its own key derived from the master key, so that an evidence pack
+        can disclose one work's key (anyone can then re-check that decode) without exposing the rest."""
+        return hmac.new(self.watermark_key(), f"inkseal-wm/1 work {int(work_id)}".encode(), hashlib.sha256).digest()
 
     def _write(self, private: Ed25519PrivateKey, passphrase: str) -> None:
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -83,7 +83,7 @@ def seal(app: Inkseal, work_id: int, output: Path, opts: SealOptions, passphrase
     pre_png = io.BytesIO()
     Image.fromarray(rgb).save(pre_png, "PNG")
     pre_sha = app.registry.objects.put(pre_png.getvalue())
-    key = app.keys.watermark_key()
+    key = app.keys.watermark_key_for(work_id)
     marked = watermark.embed(rgb, key, work_id)
     regions["watermark"] = {"alg": watermark.ALG, "work_id": work_id, "reference_sha256": pre_sha}
 
