@@ -51,7 +51,8 @@ def render_match(original: np.ndarray, suspect: np.ndarray, loc: dict, caption: 
         x0, y0, x1, y1 = (v * sl for v in region["box"])
         colour = STATUS_COLOUR.get(str(region["status"]), WHITE)
         dl.rectangle((x0, y0, x1, y1), outline=colour, width=3)
-        dl.text((x0 + 2, max(0, y0 - 17)), f"{name}: {region['status']}", fill=colour, font=font,
+        ty = y0 - 17 if y0 >= 17 else y1 + 2  # above the box, or below it when the box touches the top
+        dl.text((x0 + 2, ty), f"{name}: {region['status']}", fill=colour, font=font,
                 stroke_width=2, stroke_fill=(0, 0, 0))
     gap, head = 16, 30
     canvas = Image.new("RGB", (left.width + right.width + 3 * gap, PANEL_H + head + gap + 24), (24, 24, 28))
