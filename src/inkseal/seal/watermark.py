@@ -156,7 +156,10 @@ def detect_informed(suspect: np.ndarray, reference: np.ndarray, affine: np.ndarr
     m = valid > 0.5
     if m.sum() < 1000:
         return Detection("informed", np.zeros(BITS, np.int8), 0, 1.0, None, 0.0)
-    g, o = np.polyfit(yr[m], ys[m], 1)  # brightness / contrast of the copy
+    a_r, a_s = yr[m].astype(np.float64), ys[m].astype(np.float64)  # brightness / contrast of the copy:
+    var = float(a_r.var())                                         # least squares, in closed form
+    g = float(((a_r - a_r.mean()) * (a_s - a_s.mean())).mean() / var) if var > 1e-6 else 1.0
+    o = float(a_s.mean() - g * a_r.mean())
     residual = (ys - (g * yr + o)) / max(abs(g), 1e-3) / _mask(_luma(reference))
     residual = np.clip(residual, -8, 8)  # overlays and text are outliers, not evidence
     soft, usable = _soft_bits(residual, valid, key, h, w)
