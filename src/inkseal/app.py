@@ -226,5 +226,13 @@ class Inkseal:
         caption = f"match {m.id}: work {m.work_id} '{m.work.title}', score {m.score:.1f}"
         return render_match(original.rgb, suspect.rgb, m.localisation, caption)
 
+    def evidence(self, match_id: int, out: Path, *, passphrase: str, lang: str = "zh", damages=None,  # type: ignore[no-untyped-def]
+                 as_zip: bool = False, tsa_url: str | None = None) -> Path:
+        """Write the evidence pack of a stored match (see inkseal.evidence)."""
+        from inkseal.evidence.pack import build_pack
+
+        return build_pack(self, match_id, out, passphrase=passphrase, lang=lang, damages=damages, as_zip=as_zip,
+                          tsa_url=tsa_url)
+
     def set_match_status(self, match_id: int, status: str, note: str = "") -> Match:
         return self.registry.set_match_status(match_id, status, note)

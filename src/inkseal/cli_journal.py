@@ -315,3 +315,57 @@ def keys_import_c2pa(chain: Annotated[Path, typer.Option(help="Certificate chain
     except (InksealError, ValueError, OSError) as exc:
         _fail(str(exc))
     out.print(f"C2PA signing credentials imported into {ink.keys.c2pa_dir}", highlight=False)
+
+
+@app.command("evidence")
+def evidence_cmd(
+    args: Annotated[list[str], typer.Argument(help="MATCH to build a pack, or: verify PACK")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Pack folder, or a .zip file.")] = None,
+    lang: Annotated[str, typer.Option(help="Report language: zh or en.")] = "zh",
+    actual_loss: Annotated[float | None, typer.Option(help="Your actual loss (CNY), if known.")] = None,
+    illegal_gains: Annotated[float | None, typer.Option(help="The infringer's gains (CNY), if known.")] = None,
+    licence_fee: Annotated[float | None, typer.Option(help="Your price for one licensed use (CNY).")] = None,
+    costs: Annotated[float, typer.Option(help="Reasonable costs of stopping the infringement (CNY).")] = 0.0,
+    tsa: Annotated[str | None, typer.Option(help="RFC 3161 timestamp authority URL for the manifest.")] = None,
+    pass_file: PassFile = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """`evidence MATCH -o PACK` builds a pack; `evidence verify PACK` rechecks one, offline, fact by fact."""
+    if args[0] == "verify":
+        if len(args) != 2:
+            _fail("usage: inkseal evidence verify PACK", code=2)
+        _evidence_verify(Path(args[1]), as_json)
+        return
+    if len(args) != 1 or not args[0].isdigit() or output is None:
+        _fail("usage: inkseal evidence MATCH -o PACK   |   inkseal evidence verify PACK", code=2)
+    from inkseal.evidence.damages import DamagesInput
+
+    ink = state.app()
+    try:
+        path = ink.evidence(int(args[0]), output, passphrase=passphrase(pass_file, required=True) or "", lang=lang,
+                            damages=DamagesInput(actual_loss=actual_loss, illegal_gains=illegal_gains,
+                                                 licence_fee=licence_fee, costs=costs),
+                            as_zip=output.suffix == ".zip", tsa_url=tsa)
+    except InksealError as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit({"pack": str(path)})
+    else:
+        out.print(f"evidence pack: {path}", highlight=False)
+
+
+def _evidence_verify(pack: Path, as_json: bool) -> None:
+    from inkseal.evidence.verify import verify_pack
+
+    report = verify_pack(pack)
+    if as_json:
+        _emit(report.as_dict())
+    else:
+        for name, (ok, detail) in report.checks.items():
+            out.print(f"{'[green]PASS[/green]' if ok else '[red]FAIL[/red]'} {name}: {detail}", highlight=False)
+        for f in report.facts:
+            mark = "[green]PASS[/green]" if f["verified"] else \
+                ("[yellow]MISSING[/yellow]" if f["status"] == "missing" else "[red]FAIL[/red]")
+            out.print(f"{mark} fact {f['fact']}: {f['detail']}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)

@@ -96,12 +96,15 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
         app.keys.init(DEMO_PASSPHRASE, creator=AUTHOR)
         out.print(f"  created demo keys (passphrase '{DEMO_PASSPHRASE}' - make your own with `inkseal keys init`)",
                   highlight=False)
+    app.journal.import_paths(works, passphrase=DEMO_PASSPHRASE)  # files without generation parameters
     path = app.settings.home / "published" / f"work{first.id}-sealed.png"
     published = next((f for f in first.files if f.role == "published" and (f.regions or {}).get("watermark")), None)
     if published is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         result = seal(app, first.id, path, SealOptions(signature=SIGNATURE), DEMO_PASSPHRASE)
         regions = result.regions
+        app.journal.curate("published", work_id=first.id, file=path, where="https://www.xiaohongshu.com/ (demo)",
+                           note="sealed and published", passphrase=DEMO_PASSPHRASE)
     else:
         path.write_bytes(app.registry.objects.get(published.sha256))
         regions = published.regions
@@ -152,5 +155,19 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
               highlight=False)
     for f in report["findings"]:
         out.print(f"  ! {f['message']}", highlight=False)
+    if article is not None:
+        out.rule("5. evidence pack / 证据包")
+        pack = app.evidence(article.id, workdir / "evidence-pack", passphrase=DEMO_PASSPHRASE, lang=lang)
+        from inkseal.evidence.verify import verify_pack
+
+        checked = verify_pack(pack)
+        for name, (ok, detail) in checked.checks.items():
+            out.print(f"  {'PASS' if ok else 'FAIL'} {name}: {detail}", highlight=False)
+        for f in checked.facts:
+            out.print(f"  {'PASS' if f['verified'] else f['status'].upper()} {f['fact']}", highlight=False)
+        out.print(f"  {pack}/report.pdf, drafts/, MANIFEST.sha256 + MANIFEST.sig "
+                  f"(check again: inkseal evidence verify {pack})", highlight=False)
+        if not checked.ok:
+            return 1
     out.print("See them again with: inkseal matches; inkseal match show ID -o figure.png; inkseal inspect FILE")
     return 1 if result.failed else 0

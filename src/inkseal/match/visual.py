@@ -64,3 +64,23 @@ def render_match(original: np.ndarray, suspect: np.ndarray, loc: dict, caption: 
     legend = "green: found  red: cut away  amber: covered/altered   绿：找到  红：被裁掉  黄：被遮盖/改动"
     dc.text((gap, PANEL_H + head + 6), (caption + "   " if caption else "") + legend, fill=WHITE, font=font)
     return canvas
+
+
+def render_overlay(original: np.ndarray, suspect: np.ndarray, affine: np.ndarray, loc: dict) -> Image.Image:
+    """The suspect warped onto the registered work and blended half-and-half: where the two agree the
+    picture looks sharp, where they differ (cut, covered, altered) it looks doubled or faded."""
+    import cv2
+
+    h, w = original.shape[:2]
+    warped = cv2.warpAffine(suspect, np.asarray(affine, np.float64), (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    inside = cv2.warpAffine(np.ones(suspect.shape[:2], np.float32), np.asarray(affine, np.float64), (w, h)) > 0.5
+    blend = original.astype(np.float32) * 0.5 + warped.astype(np.float32) * 0.5
+    blend[~inside] = original[~inside] * 0.35  # outside the copy: the cut-away part, dimmed
+    im = Image.fromarray(np.clip(blend, 0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    poly = [(x, y) for x, y in loc.get("polygon_in_original", [])]
+    if len(poly) >= 3:
+        d.polygon(poly, outline=GREEN, width=max(2, w // 300))
+    for name, region in (loc.get("regions") or {}).items():
+        d.rectangle(region["box"], outline=STATUS_COLOUR.get(str(region["status"]), WHITE), width=max(2, w // 300))
+    return im

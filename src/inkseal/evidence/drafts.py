@@ -1,0 +1,44 @@
+"""Drafts (takedown notice, demand letter; Chinese and English) and the report (HTML + PDF), all filled
+from evidence.json so that nothing in them says more than the evidence does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+FACT_NAMES = {
+    "work_exists_and_original": ("The work exists and is original", "作品存在且具有独创性"),
+    "claimant_made_it": ("The claimant made it", "权利人是作者"),
+    "when": ("When it was made and registered", "创作及登记时间"),
+    "published_with_signature": ("It was published with a signature", "作品发布时带有署名"),
+    "suspect_use": ("The suspect use", "被控侵权使用"),
+    "same_image": ("It is the same image", "系同一图片"),
+    "signature_removed": ("The signature was removed / rights information stripped", "署名被去除 / 权利管理信息被删除"),
+    "scale_of_use": ("Scale of use on the same site", "同一网站的使用规模"),
+}
+
+
+def _env(autoescape: bool) -> Environment:
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                      autoescape=select_autoescape(["html"]) if autoescape else False,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.globals["fact_name"] = lambda key, lang: FACT_NAMES[key][1 if lang == "zh" else 0]
+    return env
+
+
+def render_drafts(evidence: dict) -> dict[str, str]:
+    env = _env(False)
+    out = {}
+    for kind in ("takedown", "demand"):
+        for lang in ("zh", "en"):
+            out[f"{kind}.{lang}.txt"] = env.get_template(f"{kind}.txt.j2").render(e=evidence, lang=lang, zh=lang == "zh")
+    return out
+
+
+def render_report(evidence: dict, lang: str, root: Path) -> None:
+    html = _env(True).get_template("report.html.j2").render(e=evidence, lang=lang, zh=lang == "zh")
+    (root / "report.html").write_text(html, encoding="utf-8")
+    from weasyprint import HTML
+
+    HTML(string=html, base_url=str(root)).write_pdf(root / "report.pdf")
