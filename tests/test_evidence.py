@@ -120,3 +120,22 @@ def test_damages_follow_article_54_order() -> None:
     assert stat["method"] == "statutory" and 500 <= stat["suggested"] - 200 <= 5_000_000
     assert stat["steps"][-2]["reference"]["fine_art_per_picture"]["median"] == 800
     assert "not legal advice" in stat["disclaimer"]["en"] and "不构成法律意见" in stat["disclaimer"]["zh"]
+
+
+def test_manifest_timestamp(demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tsa import TestTSA
+
+    tsa = TestTSA()
+    url, server = tsa.serve()
+    try:
+        pack = demo["app"].evidence(demo["match"], tmp_path / "pack", passphrase=DEMO_PASSPHRASE, lang="en", tsa_url=url)
+    finally:
+        server.shutdown()
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(tsa.root_pem)
+    monkeypatch.setenv("INKSEAL_TSA_ROOTS", str(roots))
+    rep = verify_pack(pack)
+    assert rep.ok and rep.checks["manifest_timestamp"][0], rep.checks
+    (pack / "MANIFEST.tsr").write_bytes(tsa.respond(__import__("rfc3161_client").TimestampRequestBuilder()
+                                                    .data(b"another manifest").build().as_bytes()))
+    assert not verify_pack(pack).ok

@@ -66,6 +66,9 @@ def _verify_dir(root: Path) -> PackReport:
     except Exception as exc:  # noqa: BLE001 - any unreadable part is a failed check, named
         c["manifest_signature"] = (False, f"unreadable: {exc}")
         return rep
+    tsr = root / "MANIFEST.tsr"
+    if tsr.exists():
+        c["manifest_timestamp"] = _check_manifest_timestamp(tsr.read_bytes(), manifest.encode())
     listed: dict[str, str] = {}
     bad = []
     for line in manifest.splitlines():
@@ -88,12 +91,16 @@ def _verify_dir(root: Path) -> PackReport:
 
     try:
         bundle = Bundle.from_jsonl((root / files["journal"]).read_text(encoding="utf-8"))
-        jr = verify_bundle(bundle)
+        from inkseal.journal.timestamp import check_timestamp
+
+        jr = verify_bundle(bundle, timestamp_checker=check_timestamp)
+        bad_ts = [t for t in jr.timestamps if not t.get("ok")]
         latest = max(bundle.checkpoints, key=lambda cp: cp.size) if bundle.checkpoints else None
         named = (evidence.get("journal") or {}).get("latest_checkpoint") or {}
         same = (latest is None and not named) or (latest is not None and named.get("root_hash") == latest.root_hash
                                                   and named.get("size") == latest.size)
-        c["journal"] = (jr.ok and same, f"{jr.entries} entries, {jr.signed_size} signed; latest checkpoint "
+        c["journal"] = (jr.ok and same and not bad_ts, f"{jr.entries} entries, {jr.signed_size} signed, "
+                                                       f"{len(jr.timestamps)} timestamp(s); latest checkpoint "
                                         f"{'matches' if same else 'DIFFERS from'} evidence.json"
                         + ("" if jr.ok else f"; {jr.problems[0].message}"))
     except (OSError, ValueError, KeyError) as exc:
@@ -135,3 +142,29 @@ def _verify_dir(root: Path) -> PackReport:
             and all(k in c for k in f.get("checks", []))
         rep.facts.append({**f, "verified": verified if f["status"] == "proven" else False})
     return rep
+
+
+def _check_manifest_timestamp(token: bytes, manifest: bytes) -> tuple[bool, str]:
+    """The RFC 3161 token must cover exactly this manifest (chain checked when INKSEAL_TSA_ROOTS is set)."""
+    import os
+
+    try:
+        from rfc3161_client import decode_timestamp_response
+
+        resp = decode_timestamp_response(token)
+        info = resp.tst_info
+        algo = getattr(info.message_imprint.hash_algorithm, "_name", "") or str(info.message_imprint.hash_algorithm)
+        digest = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}.get(algo, hashlib.sha512)
+        ok = bytes(info.message_imprint.message) == digest(manifest).digest()
+        roots = os.environ.get("INKSEAL_TSA_ROOTS")
+        if ok and roots and Path(roots).exists():
+            from cryptography import x509
+            from rfc3161_client import VerifierBuilder
+
+            builder = VerifierBuilder()
+            for cert in x509.load_pem_x509_certificates(Path(roots).read_bytes()):
+                builder = builder.add_root_certificate(cert)
+            builder.build().verify_message(resp, manifest)
+        return ok, f"time {info.gen_time.isoformat()}" + ("" if ok else "; imprint does not match the manifest")
+    except Exception as exc:  # noqa: BLE001 - an unreadable token is a failed check
+        return False, f"unreadable timestamp: {exc}"
