@@ -84,8 +84,6 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
               "captured_at": s.captured_at.isoformat() if s.captured_at else None,
               "seen_at": s.seen_at.isoformat(), "sha256": s.sha256, "width": s.width, "height": s.height}
     files["suspect_source"] = rel(_write(root / "suspect" / "source.json", json.dumps(source, ensure_ascii=False, indent=2)))
-    if s.location.get("local_file") and Path(s.location["local_file"]).exists():
-        pass  # the saved page's image is the suspect itself
     page = s.location.get("page")
     if page and Path(page).is_file() and Path(page).stat().st_size < 8 << 20:
         files["page"] = rel(_write(root / "suspect" / "page.html", Path(page).read_bytes()))
