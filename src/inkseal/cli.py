@@ -19,7 +19,7 @@ from rich.table import Table
 
 from inkseal.app import Inkseal, expand_paths
 from inkseal.errors import InksealError
-from inkseal.i18n import region_name, t
+from inkseal.i18n import describe_localisation, t
 from inkseal.match.calibration import odds
 from inkseal.registry.models import Match, Work
 
@@ -196,25 +196,6 @@ def index_rebuild() -> None:
 
 
 # -- scanning and matches ------------------------------------------------------------------------
-def describe_localisation(loc: dict, lang: str) -> list[str]:
-    if not loc:
-        return []
-    lines = [t("visible", lang, pct=100 * loc.get("visible_fraction", 0))]
-    sides = loc.get("cut_sides") or {}
-    if sides:
-        cut = ", ".join(f"{region_name(s, lang)} {100 * v:.0f}%" for s, v in sides.items())
-        lines.append(("被裁掉：" if lang == "zh" else "cut away: ") + cut)
-    zones = [z for z, v in (loc.get("missing_zones") or {}).items() if v.get("covered", 0) >= 0.5]
-    if zones:
-        lines.append(("被遮盖或改动：" if lang == "zh" else "covered or altered: ")
-                     + ", ".join(region_name(z, lang) for z in zones))
-    sig = (loc.get("regions") or {}).get("signature")
-    if sig:
-        key = {"cut": "signature_cut", "altered": "signature_altered", "intact": "signature_kept"}[sig["status"]]
-        lines.append(t(key, lang, pct=100 * (1 - sig["present"])))
-    return lines
-
-
 def _match_dict(m: Match) -> dict:
     s = m.suspect
     return {"id": m.id, "status": m.status, "work_id": m.work_id, "work_title": m.work.title, "file_id": m.file_id,

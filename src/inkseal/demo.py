@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageEnhance
 from rich.console import Console
 
 from inkseal.app import Inkseal
-from inkseal.i18n import t
+from inkseal.i18n import describe_localisation, t
 from inkseal.match.calibration import odds
 from inkseal.seal.service import SealOptions, seal
 
@@ -131,8 +131,6 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
             if r.item.page_url:
                 out.print(f"    on page {r.item.page_url} — '{r.item.location.get('page_title', '')}' at "
                           f"{r.item.location.get('dom_path')}", highlight=False)
-            from inkseal.cli import describe_localisation
-
             for line in describe_localisation(loc, lang):
                 out.print(f"    {line}", highlight=False)
         if not r.matches and not r.error:

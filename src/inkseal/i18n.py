@@ -52,3 +52,23 @@ def t(key: str, lang: str = "en", **kw: object) -> str:
 def region_name(key: str, lang: str = "en") -> str:
     en, zh = REGION_NAMES.get(key, (key, key))
     return zh if lang == "zh" else en
+
+
+def describe_localisation(loc: dict, lang: str) -> list[str]:
+    """What a copy shows of the original, as sentences: visible share, cut sides, covered zones, signature."""
+    if not loc:
+        return []
+    lines = [t("visible", lang, pct=100 * loc.get("visible_fraction", 0))]
+    sides = loc.get("cut_sides") or {}
+    if sides:
+        cut = ", ".join(f"{region_name(s, lang)} {100 * v:.0f}%" for s, v in sides.items())
+        lines.append(("被裁掉：" if lang == "zh" else "cut away: ") + cut)
+    zones = [z for z, v in (loc.get("missing_zones") or {}).items() if v.get("covered", 0) >= 0.5]
+    if zones:
+        lines.append(("被遮盖或改动：" if lang == "zh" else "covered or altered: ")
+                     + ", ".join(region_name(z, lang) for z in zones))
+    sig = (loc.get("regions") or {}).get("signature")
+    if sig:
+        key = {"cut": "signature_cut", "altered": "signature_altered", "intact": "signature_kept"}[sig["status"]]
+        lines.append(t(key, lang, pct=100 * (1 - sig["present"])))
+    return lines

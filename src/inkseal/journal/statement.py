@@ -60,8 +60,7 @@ class Facts:
             return None
         if len(nums) < 2:
             return None
-        fmt = (lambda x: f"{x:g}")
-        return f"{fmt(nums[0])} – {fmt(nums[-1])}"
+        return f"{nums[0]:g} – {nums[-1]:g}"
 
 
 def _when(entry: dict) -> str:

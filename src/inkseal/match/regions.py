@@ -19,7 +19,7 @@ import numpy as np
 
 CROP_SIDE = 0.6
 ANALYSIS_SIDE = 1024
-MIN_FLAT_SHARE = 0.12  # share of the dominant colour below which the suspect is a plain photo
+MIN_BACKGROUND_SHARE = 0.12  # share of the dominant colour below which the suspect is a plain photo
 MAX_PROPOSALS = 8
 
 
@@ -52,7 +52,7 @@ def suspect_proposals(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     quant = (small[::4, ::4] // 8).reshape(-1, 3).astype(np.int32)
     keys = quant[:, 0] * 1024 + quant[:, 1] * 32 + quant[:, 2]
     values, counts = np.unique(keys, return_counts=True)
-    if counts.max() < MIN_FLAT_SHARE * len(keys):
+    if counts.max() < MIN_BACKGROUND_SHARE * len(keys):
         return []  # no dominant background colour: a photo, not a page
     top = int(values[counts.argmax()])
     bg = np.array([top // 1024, (top // 32) % 32, top % 32]) * 8 + 4
