@@ -1,8 +1,11 @@
 """inkseal-wm/1: a keyed spread-spectrum watermark carrying a 64-bit codeword.
 
-Codeword: the work id (32 bits) and a 32-bit keyed MAC of it (HMAC-SHA256 with the creator's
-watermark key). Without the key the chip layout, the signs and the MAC are unknown, so the mark
-can be neither read nor forged.
+Codeword: the work id (32 bits) XOR a keyed 32-bit mask, then a 32-bit keyed MAC of the id
+(HMAC-SHA256 with the creator's watermark key). The mask matters: work ids are small integers, so
+their raw bits are mostly 0, and a detector that reads 0 for "no evidence" (a flat picture) would
+agree with most of them and claim a mark. Masked, every codeword bit is a keyed coin, which is what
+the false-positive figure below assumes. Without the key the chip layout, the signs, the mask and
+the MAC are unknown, so the mark can be neither read nor forged.
 
 Embedding: on a chip grid defined at a canonical size (long side 512, chips of 4 canonical pixels),
 each chip is assigned by the key to one bit and a ±1 sign; the chip field is upsampled smoothly to
@@ -38,10 +41,15 @@ TARGET_PSNR = 42.5
 ALG = "org.inkseal.watermark.v1"
 
 
+def _id_mask(key: bytes) -> int:
+    return int.from_bytes(hmac.new(key, b"inkseal-wm/1 id mask", hashlib.sha256).digest()[:4], "big")
+
+
 def codeword(key: bytes, work_id: int) -> np.ndarray:
     wid = int(work_id).to_bytes(4, "big")
     mac = hmac.new(key, b"inkseal-wm/1" + wid, hashlib.sha256).digest()[:4]
-    return np.unpackbits(np.frombuffer(wid + mac, np.uint8)).astype(np.int8)
+    masked = (int(work_id) ^ _id_mask(key)).to_bytes(4, "big")
+    return np.unpackbits(np.frombuffer(masked + mac, np.uint8)).astype(np.int8)
 
 
 def _grid(h: int, w: int) -> tuple[int, int]:
@@ -123,14 +131,16 @@ def _soft_bits(residual: np.ndarray, weight: np.ndarray, key: bytes, h: int, w: 
 
 def _decide(soft: np.ndarray, key: bytes, candidates: list[int], mode: str, usable: float) -> Detection:
     bits = (soft > 0).astype(np.int8)
+    # A bit whose chips summed to nothing (no texture, no pixels) is an erasure, not a vote for 0.
+    voted = np.abs(soft) > 1e-9 * max(1.0, float(np.abs(soft).max()))
     best: tuple[int, int | None] = (-1, None)
     for wid in candidates:
-        agree = int((bits == codeword(key, wid)).sum())
+        agree = int(((bits == codeword(key, wid)) & voted).sum())
         if agree > best[0]:
             best = (agree, wid)
     if not candidates:  # read the id from the bits and check its MAC
-        wid = int.from_bytes(np.packbits(bits[:32]).tobytes(), "big")
-        best = (int((bits == codeword(key, wid)).sum()), wid)
+        wid = int.from_bytes(np.packbits(bits[:32]).tobytes(), "big") ^ _id_mask(key)
+        best = (int(((bits == codeword(key, wid)) & voted).sum()), wid)
         # the id bits agree by construction: only the 32 MAC bits are evidence
         fpp = binomial_tail(best[0] - 32, 32)
         return Detection(mode, bits, best[0], fpp, best[1], usable)
@@ -177,6 +187,8 @@ def detect_blind(suspect: np.ndarray, key: bytes, candidates: list[int] | None =
     chip_px = CHIP * max(h, w) / CANON
     residual = y - cv2.GaussianBlur(y, (0, 0), 1.5 * chip_px)  # host lives mostly below this band
     residual /= _mask(y)
+    if min(h, w) < 64 or float(residual.std()) < 0.05:  # too small or flat: nothing can carry 64 bits
+        return Detection("blind", np.zeros(BITS, np.int8), 0, 1.0, None, 0.0)
     residual = np.clip(residual, -3 * residual.std() - 1e-6, 3 * residual.std() + 1e-6)
     soft, usable = _soft_bits(residual, np.ones_like(y), key, h, w)
     return _decide(soft, key, list(candidates or []), "blind", usable)
