@@ -122,9 +122,19 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     out = r.stdout
     assert "spring-breeze.jpg → work 1" in out and "signature region was cut off" in out
-    assert "baijiahao.example.com" in out
+    assert "/s/1760000000.html" in out and "on the screenshot" in out  # opened in headless Chromium
+    assert "g1.jpg → work 3" in out  # a picture that exists only once the page's script has run
     for name in ("mirrored-small.jpg", "rotated.jpg", "screenshot.jpg", "recoloured-with-text.jpg"):
         assert f"{name} → work" in out, name
     assert "unrelated-100930342_92e8746431_n.jpg: no registered work" in out
     assert out.count("collage.png → work") == 2
 
+
+
+def test_demo_without_a_browser_scans_over_plain_http(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("INKSEAL_CHROMIUM", str(tmp_path / "no-chromium-here"))
+    r = run(tmp_path / "home", "demo", "--workdir", str(tmp_path / "demo"))
+    assert r.exit_code == 0, r.output
+    assert "scanning over plain HTTP" in r.output and "spring-breeze.jpg → work 1" in r.stdout
+    assert "g1.jpg" not in r.stdout  # the script-built picture needs a browser
+    assert not (tmp_path / "demo" / "evidence-pack" / "suspect" / "page-screenshot.png").exists()

@@ -36,9 +36,10 @@ def test_pack_verifies_fact_by_fact(demo: dict) -> None:
     assert rep["ok"] and all(c["ok"] for c in rep["checks"].values())
     facts = {f["fact"]: f for f in rep["facts"]}
     for name in ("work_exists_and_original", "claimant_made_it", "when", "published_with_signature", "suspect_use",
-                 "same_image", "signature_removed"):
+                 "same_image", "signature_removed", "scale_of_use"):
         assert facts[name]["verified"], name
-    assert facts["scale_of_use"]["status"] == "missing"  # only one page: shown as missing, never invented
+    assert "1 other match(es) on 127.0.0.1" in facts["scale_of_use"]["detail"]  # the gallery page
+    assert "screenshot" in facts["suspect_use"]["checks"] and rep["checks"]["screenshot"]["ok"]
     ev = json.loads((demo["pack"] / "evidence.json").read_text())
     assert ev["schema_version"] == "inkseal-evidence/1"
     assert ev["watermark"]["detected"] and ev["published_c2pa_state"] == "Trusted"
@@ -51,8 +52,10 @@ def _files(pack: Path) -> list[Path]:
 def test_any_byte_change_in_any_file_fails(demo: dict, tmp_path: Path) -> None:
     kinds = {}
     for p in _files(demo["pack"]):
-        kinds.setdefault(p.suffix or p.name, p.relative_to(demo["pack"]))
-    assert {".json", ".txt", ".png", ".pdf", ".html", ".jsonl", ".pem", ".key", ".sha256", ".sig"} <= set(kinds)
+        kinds.setdefault(p.parent.name + "/" + (p.suffix or p.name), p.relative_to(demo["pack"]))
+    assert {k.rsplit("/", 1)[1] for k in kinds} >= {".json", ".txt", ".png", ".pdf", ".html", ".jsonl", ".pem", ".key",
+                                                   ".sha256", ".sig"}
+    assert "suspect/.png" in kinds and "suspect/.html" in kinds  # the page screenshot and rendered page
     for suffix, rel in kinds.items():
         for where in ("start", "middle", "end"):
             copy = tmp_path / f"{suffix}-{where}"

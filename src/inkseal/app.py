@@ -206,11 +206,13 @@ class Inkseal:
     def match_image(self, data: bytes, **kw: object):  # type: ignore[no-untyped-def]
         return self.matcher.match(load_image(data, max_pixels=self.settings.max_pixels), **kw)  # type: ignore[arg-type]
 
-    def scan(self, sources: Iterable[str], on_item: Callable[[ItemResult], None] | None = None) -> ScanReport:
+    def scan(self, sources: Iterable[str], on_item: Callable[[ItemResult], None] | None = None, *,
+             browser: bool = False) -> ScanReport:
+        """`browser`: open URLs in headless Chromium and keep each page's screenshot as evidence."""
         self.sync_indexes()
         return run_scan(self.registry, self.matcher, sources, max_bytes=self.settings.max_bytes,
                         max_pixels=self.settings.max_pixels, http_timeout_s=self.settings.http_timeout_s,
-                        on_item=on_item)
+                        on_item=on_item, browser=browser, chromium=self.settings.chromium or None)
 
     def matches(self, status: str | None = None, work_id: int | None = None) -> list[Match]:
         return self.registry.matches(status, work_id)

@@ -209,9 +209,13 @@ def _match_dict(m: Match) -> dict:
 @app.command()
 def scan(
     sources: Annotated[list[str], typer.Argument(help="Image files, folders, saved pages, WARC files, URL lists, URLs.")],
+    browser: Annotated[bool, typer.Option("--browser", help="Open URLs in headless Chromium: what the page showed, "
+                                          "with a full-page screenshot kept as evidence.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Scan sources for copies of registered works; matches are stored (see `inkseal matches`)."""
+    from inkseal.match.sources.browser import BrowserUnavailable
+
     ink = state.app()
     lang = state.language
     with _progress() as bar:
@@ -223,7 +227,10 @@ def scan(
                 bar.console.print(t("item_failed", lang, item=r.item.label, reason=r.error), highlight=False,
                                   style="yellow")
 
-        report = ink.scan(sources, on_item=on_item)
+        try:
+            report = ink.scan(sources, on_item=on_item, browser=browser)
+        except BrowserUnavailable as exc:
+            _fail(t("no_browser", lang, reason=str(exc)))
     if as_json:
         _emit({"scan_id": report.scan_id, "items": len(report.results),
                "failed": [{"item": r.item.label, "error": r.error} for r in report.failed],

@@ -4,6 +4,7 @@
     INKSEAL_DB_URL      SQLAlchemy URL; default sqlite:///$INKSEAL_HOME/registry.sqlite
     INKSEAL_LANG        en | zh (messages)
     INKSEAL_SSCD_MODEL  sscd_distilled | sscd
+    INKSEAL_CHROMIUM    Chromium/Chrome executable for `scan --browser` (default: found on PATH)
 
 config.toml keys mirror the fields of `Settings` (e.g. `db_url = "postgresql+psycopg://..."`).
 """
@@ -30,6 +31,7 @@ class Settings:
     max_false_matches: float = 1e-3
     http_timeout_s: float = 20.0
     threads: int = 2
+    chromium: str = ""
 
     @property
     def database_url(self) -> str:
@@ -48,6 +50,7 @@ _ENV = {
     "INKSEAL_DB_URL": "db_url",
     "INKSEAL_LANG": "lang",
     "INKSEAL_SSCD_MODEL": "sscd_model",
+    "INKSEAL_CHROMIUM": "chromium",
 }
 
 

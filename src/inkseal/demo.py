@@ -1,17 +1,24 @@
 """`inkseal demo`: the whole story on the bundled sample photos, in under a minute.
 
 1. A creator registers four works (Kodak sample photos) and publishes one with a visible signature.
-2. An infringer's article (a saved web page) shows that picture with the signature corner cut
-   off, shrunk and re-encoded as JPEG - the situation of Li v. Liu.
+2. An infringer's site (served by the demo on 127.0.0.1, the only "network" it uses) has an article
+   showing that picture with the signature corner cut off, shrunk and re-encoded as JPEG - the
+   situation of Li v. Liu - and a gallery page whose script inserts another copy.
 3. A folder holds other attacked copies (mirrored, rotated, overlaid, screenshot in a page,
    collage) and unrelated photos.
-4. inkseal scans the page and the folder and reports each copy, what is visible, and what was cut.
+4. inkseal scans the site in headless Chromium (screenshots kept as evidence; plain HTTP when no
+   Chromium is installed) and the folder, and reports each copy, what is visible, and what was cut.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import io
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageEnhance
@@ -32,9 +39,9 @@ def _jpeg(im: Image.Image, path: Path, quality: int = 72) -> None:
     im.convert("RGB").save(path, "JPEG", quality=quality)
 
 
-def _article(published: Path, folder: Path) -> Path:
-    """A saved article page whose picture is the published work with the signature corner cut."""
-    files = folder / "article_files"
+def _site(published: Path, works: list[Path], folder: Path) -> None:
+    """The infringer's site: an article with the signature corner cut, and a script-built gallery."""
+    files = folder / "s" / "article_files"
     files.mkdir(parents=True)
     im = Image.open(published).convert("RGB")
     w, h = im.size
@@ -42,16 +49,38 @@ def _article(published: Path, folder: Path) -> Path:
     cut = cut.resize((int(cut.width * 0.7), int(cut.height * 0.7)), Image.LANCZOS)
     _jpeg(cut, files / "spring-breeze.jpg", 70)
     shutil.copy(EXAMPLES / "flowers" / "100080576_f52e8ee070_n.jpg", files / "sidebar-ad.jpg")
-    page = folder / "article.html"
-    page.write_text(
-        "<!DOCTYPE html>\n<!-- saved from url=(0047)https://baijiahao.example.com/s?id=1760000000 -->\n"
-        "<html><head><meta charset='utf-8'><title>春天的诗意 · Poetry of spring</title></head><body>\n"
-        "<article><h1>春天的诗意</h1><p>Found on the Internet; source unknown.</p>\n"
+    (folder / "s" / "1760000000.html").write_text(
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>春天的诗意 · Poetry of spring</title></head>"
+        "<body style='font-family: sans-serif; max-width: 760px; margin: 30px auto'>\n"
+        "<article><h1>春天的诗意</h1><p>Found on the Internet; source unknown. 图片来自网络。</p>\n"
         "<figure><img src='./article_files/spring-breeze.jpg' alt='spring' width='420'></figure>\n"
         "<aside><img src='article_files/sidebar-ad.jpg' alt='ad'></aside></article></body></html>\n",
-        encoding="utf-8",
-    )
-    return page
+        encoding="utf-8")
+    other = Image.open(works[2]).convert("RGB")
+    _jpeg(ImageEnhance.Contrast(other).enhance(1.2).resize((other.width * 3 // 5, other.height * 3 // 5)),
+          folder / "g1.jpg", 75)
+    (folder / "gallery.html").write_text(  # the picture exists only once the script has run
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Wallpapers 壁纸</title></head><body>\n"
+        "<h1>Free wallpapers</h1><div id='grid'></div>\n<script>const img = document.createElement('img');"
+        "img.src = 'g1.jpg'; img.width = 460; document.getElementById('grid').appendChild(img);</script>"
+        "</body></html>\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` on 127.0.0.1 (a free port) for as long as the block runs."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _attacked(works: list[Path], folder: Path) -> None:
@@ -111,15 +140,25 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
     out.print(f"  sealed work {first.id}: signature {regions['signature']}, AI label {regions.get('ai_label')}, "
               f"watermark, XMP label, C2PA → {path}", highlight=False)
 
-    out.rule("2. the infringing article and other copies / 侵权文章与其他副本")
+    out.rule("2. the infringing site and other copies / 侵权网站与其他副本")
     if workdir.exists():
         shutil.rmtree(workdir)
-    page = _article(path, workdir / "article")
+    _site(path, works, workdir / "site")
     _attacked(works, workdir / "found")
-    out.print(f"  {page}\n  {workdir / 'found'}/ ({len(list((workdir / 'found').iterdir()))} files)", highlight=False)
+    with _serve(workdir / "site") as site:
+        pages = [f"{site}/s/1760000000.html", f"{site}/gallery.html"]
+        out.print("  " + "\n  ".join(pages) + f"\n  {workdir / 'found'}/ "
+                  f"({len(list((workdir / 'found').iterdir()))} files)", highlight=False)
 
-    out.rule("3. scan / 扫描")
-    result = app.scan([str(page), str(workdir / "found")])
+        out.rule("3. scan / 扫描")
+        from inkseal.match.sources.browser import BrowserUnavailable
+
+        try:
+            result = app.scan([*pages, str(workdir / "found")], browser=True)
+        except BrowserUnavailable as exc:
+            err.print(f"  {exc}\n  → scanning over plain HTTP: no screenshots, and script-built pictures are not "
+                      f"seen / 改用普通 HTTP 扫描：无截图，脚本生成的图片不可见", highlight=False)
+            result = app.scan([*pages, str(workdir / "found")])
     for r in result.results:
         if r.error:
             err.print(t("item_failed", lang, item=r.item.label, reason=r.error))
@@ -129,20 +168,23 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
             out.print(f"[bold]{Path(r.item.source).name}[/bold] → work {w.id} '{w.title}'  "
                       f"score {m.score:.1f} ({t('meaning', lang, odds=odds(m.score))})", highlight=False)
             if r.item.page_url:
+                box = r.item.location.get("box")
                 out.print(f"    on page {r.item.page_url} — '{r.item.location.get('page_title', '')}' at "
-                          f"{r.item.location.get('dom_path')}", highlight=False)
+                          f"{r.item.location.get('dom_path')}" + (f", box {box} on the screenshot" if box else ""),
+                          highlight=False)
             for line in describe_localisation(loc, lang):
                 out.print(f"    {line}", highlight=False)
         if not r.matches and not r.error:
             out.print(f"[dim]{Path(r.item.source).name}: no registered work[/dim]", highlight=False)
     out.print(t("scan_summary", lang, items=len(result.results), matches=sum(len(r.matches) for r in result.matched),
                 failed=len(result.failed), suppressed=result.suppressed))
-    article = next((m for r in result.results if r.item.page_url for m in r.matches), None)
+    article = next((m for r in result.results if r.item.page_url and "/s/" in r.item.page_url for m in r.matches),
+                   None)
     if article is not None:
         figure = workdir / f"match-{article.id}.png"
         app.match_figure(article.id).save(figure)
         out.print(f"Side-by-side figure of the article copy / 侵权文章副本对比图: {figure}", highlight=False)
-    copy = workdir / "article" / "article_files" / "spring-breeze.jpg"
+    copy = workdir / "site" / "s" / "article_files" / "spring-breeze.jpg"
     from inkseal.seal.inspect import inspect_bytes
 
     report = inspect_bytes(app, copy.read_bytes(), lang=lang)

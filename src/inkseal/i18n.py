@@ -10,6 +10,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已扫描 {items} 项：{matches} 处匹配，{failed} 项失败，{suppressed} 项属授权使用",
     ),
     "item_failed": ("{item}: {reason}", "{item}：{reason}"),
+    "no_browser": ("cannot scan with --browser: {reason}", "无法使用 --browser 扫描：{reason}"),
     "match_line": (
         "{suspect} copies work {work_id} '{title}' (score {score:.1f}; {meaning})",
         "{suspect} 复制了作品 {work_id}「{title}」（得分 {score:.1f}；{meaning}）",

@@ -7,6 +7,8 @@ Checks, each named so that facts can depend on them:
                         and its latest checkpoint is the one evidence.json names
     c2pa                the published file's C2PA manifest validates Trusted with the pack's anchor
     watermark           the watermark decode re-run from the pack's own files gives the recorded result
+    screenshot, warc    the page screenshot shows the suspect at its box; the WARC record's payload is
+                        the suspect (see inkseal.evidence.capture)
 A fact passes when it was proven when the pack was made and all its checks pass now.
 """
 
@@ -136,11 +138,33 @@ def _verify_dir(root: Path) -> PackReport:
         except Exception as exc:  # noqa: BLE001 - a broken file is a failed check, not a crash
             c["watermark"] = (False, f"cannot re-run the decode: {str(exc).splitlines()[0] if str(exc) else exc}")
 
+    _check_capture(root, evidence, files, c)
+
     for f in evidence.get("facts", []):
         needed = [*f.get("checks", []), "files", "manifest_signature"]
         verified = all(c.get(k, (False, ""))[0] for k in needed)  # a check that could not run counts as failed
         rep.facts.append({**f, "verified": verified if f["status"] == "proven" else False})
     return rep
+
+
+def _check_capture(root: Path, evidence: dict, files: dict, c: dict) -> None:
+    from inkseal.evidence import capture
+
+    suspect = evidence.get("suspect") or {}
+    wanted = (evidence.get("capture") or {}).get("checks") or []
+    try:
+        if "screenshot" in wanted:
+            from inkseal.imaging import load_image
+
+            c["screenshot"] = capture.check_screenshot((root / files["page_screenshot"]).read_bytes(),
+                                                       load_image((root / files["suspect"]).read_bytes()).rgb,
+                                                       (evidence.get("capture") or {}).get("box"))
+        if "warc" in wanted:
+            c["warc"] = capture.check_warc((root / files["warc_record"]).read_bytes(), suspect.get("sha256", ""),
+                                           suspect.get("source", ""))
+    except Exception as exc:  # noqa: BLE001 - a missing or broken file is a failed check, named
+        for name in wanted:
+            c[name] = (False, f"cannot check: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
 
 def _check_manifest_timestamp(token: bytes, manifest: bytes) -> tuple[bool, str]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from inkseal.errors import BadImage
 from inkseal.imaging import load_image
 from inkseal.match.matcher import Matcher, Verdict
-from inkseal.match.sources import SuspectItem, iter_source
+from inkseal.match.sources import SuspectItem, iter_source, source_kind
+from inkseal.match.sources.browser import PageBrowser
 from inkseal.match.sources.urls import Fetcher
 from inkseal.registry.models import Match, Suspect
 from inkseal.registry.store import Registry
@@ -47,20 +48,28 @@ class ScanReport:
 
 
 def run_scan(registry: Registry, matcher: Matcher, sources: Iterable[str], *, max_bytes: int, max_pixels: int,
-             http_timeout_s: float = 20.0, on_item: Callable[[ItemResult], None] | None = None) -> ScanReport:
+             http_timeout_s: float = 20.0, on_item: Callable[[ItemResult], None] | None = None,
+             browser: bool = False, chromium: str | None = None) -> ScanReport:
+    """`browser`: open URLs in headless Chromium (screenshot + rendered page kept as evidence).
+    Raises BrowserUnavailable before anything is recorded when no Chromium can be started."""
     sources = list(sources)
+    page_browser = None
+    if browser and any(source_kind(s) in ("url", "urls") for s in sources):
+        page_browser = PageBrowser(chromium=chromium, timeout_s=http_timeout_s, max_bytes=max_bytes)
     report = ScanReport(registry.start_scan(sources))
     fetcher = Fetcher(max_bytes=max_bytes, timeout_s=http_timeout_s)
     cache: dict[str, list[Verdict]] = {}  # the same bytes seen twice (srcset, reposts) are matched once
     try:
         for source in sources:
-            for item in iter_source(source, max_bytes=max_bytes, fetcher=fetcher):
+            for item in iter_source(source, max_bytes=max_bytes, fetcher=fetcher, browser=page_browser):
                 result = _scan_item(registry, matcher, item, report.scan_id, max_pixels, cache)
                 report.results.append(result)
                 if on_item:
                     on_item(result)
     finally:
         fetcher.close()
+        if page_browser is not None:
+            page_browser.close()
         registry.finish_scan(report.scan_id, len(report.results), len(report.failed), len(report.matched))
     return report
 
@@ -90,8 +99,10 @@ def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id:
     if kept:
         # Keep the exact bytes seen: the figure and, later, the evidence pack are built from them.
         registry.objects.put(item.data)
+        kept_attachments = {name: registry.objects.put(blob) for name, blob in item.attachments.items()}
         suspect = Suspect(scan_id=scan_id, sha256=image.sha256, source_kind=item.kind, source=item.source,
-                          page_url=item.page_url, location=item.location | {"notes": image.notes},
+                          page_url=item.page_url,
+                          location=item.location | {"notes": image.notes, "attachments": kept_attachments},
                           captured_at=item.captured_at, width=image.width, height=image.height)
         rows = [Match(work_id=v.work_id, file_id=v.file_id, score=v.score, scores=v.scores(),
                       localisation=v.localisation.as_dict() if v.localisation else {}) for v in kept]

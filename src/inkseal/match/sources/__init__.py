@@ -6,7 +6,8 @@ Each source yields `SuspectItem`s. A source that cannot read one item yields tha
     file   an image file, or every image under a folder (recursively)
     page   a saved web page (HTML + its files folder), or a page fetched by URL
     warc   every image response in a WARC / WARC.gz archive
-    url    a text file of URLs (one per line), fetched with size and time limits
+    url    a URL or a text file of URLs (one per line), fetched with size and time limits; with a
+           `PageBrowser`, pages are opened in headless Chromium (screenshot, rendered DOM, boxes)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from inkseal.match.sources.base import SuspectItem
+from inkseal.match.sources.browser import PageBrowser, iter_browser_page
 from inkseal.match.sources.files import iter_folder, item_from_file
 from inkseal.match.sources.html import iter_saved_page
 from inkseal.match.sources.urls import Fetcher, iter_url, iter_url_list
@@ -42,9 +44,12 @@ def source_kind(source: str) -> str:
     return "file"
 
 
-def iter_source(source: str, *, max_bytes: int, fetcher: Fetcher | None = None) -> Iterator[SuspectItem]:
+def iter_source(source: str, *, max_bytes: int, fetcher: Fetcher | None = None,
+                browser: PageBrowser | None = None) -> Iterator[SuspectItem]:
     kind = source_kind(source)
-    if kind == "url":
+    if kind == "url" and browser is not None:
+        yield from iter_browser_page(source, browser)
+    elif kind == "url":
         yield from iter_url(source, fetcher or Fetcher(max_bytes=max_bytes))
     elif kind == "folder":
         for path, sub_kind in iter_folder(Path(source), PAGE_SUFFIXES, WARC_SUFFIXES):
@@ -59,6 +64,6 @@ def iter_source(source: str, *, max_bytes: int, fetcher: Fetcher | None = None) 
     elif kind == "warc":
         yield from iter_warc(Path(source), max_bytes=max_bytes)
     elif kind == "urls":
-        yield from iter_url_list(Path(source), fetcher or Fetcher(max_bytes=max_bytes))
+        yield from iter_url_list(Path(source), fetcher or Fetcher(max_bytes=max_bytes), browser)
     else:
         yield item_from_file(Path(source), max_bytes)

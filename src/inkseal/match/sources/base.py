@@ -15,6 +15,9 @@ class SuspectItem:
     page_url: str | None = None
     location: dict = field(default_factory=dict)  # page title, DOM path, WARC offset, ...
     captured_at: datetime | None = None
+    # Evidence of where it was found, kept with the match: the page's screenshot and rendered or
+    # saved HTML, the raw WARC record. Name -> bytes; the same bytes object is shared by a page's items.
+    attachments: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def label(self) -> str:

@@ -162,7 +162,8 @@ def iter_saved_page(path: Path, *, max_bytes: int) -> Iterator[SuspectItem]:
     for ref in page.images:
         loc = _location(page, ref, str(path))
         original = urljoin(page.url, ref.url) if page.url and not ref.url.startswith("data:") else None
-        item = SuspectItem(kind="page", source=original or _abbrev(ref.url), page_url=page.url or str(path), location=loc)
+        item = SuspectItem(kind="page", source=original or _abbrev(ref.url), page_url=page.url or str(path), location=loc,
+                           attachments={"page_html": raw})
         if original:
             loc["image_url"] = original
         try:

@@ -16,6 +16,7 @@ import httpx
 
 from inkseal import __version__
 from inkseal.match.sources.base import SuspectItem
+from inkseal.match.sources.browser import PageBrowser, iter_browser_page
 from inkseal.match.sources.html import _abbrev, _location, decode_data_uri, parse_page
 
 MAX_PAGE_IMAGES = 200
@@ -93,7 +94,7 @@ def iter_url(url: str, fetcher: Fetcher) -> Iterator[SuspectItem]:
         yield item
 
 
-def iter_url_list(path: Path, fetcher: Fetcher) -> Iterator[SuspectItem]:
+def iter_url_list(path: Path, fetcher: Fetcher, browser: PageBrowser | None = None) -> Iterator[SuspectItem]:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
@@ -102,4 +103,4 @@ def iter_url_list(path: Path, fetcher: Fetcher) -> Iterator[SuspectItem]:
     for line in lines:
         url = line.strip()
         if url and not url.startswith("#"):
-            yield from iter_url(url, fetcher)
+            yield from iter_browser_page(url, browser) if browser is not None else iter_url(url, fetcher)

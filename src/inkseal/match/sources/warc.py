@@ -1,6 +1,8 @@
 """Every image response (and resource record) in a WARC or WARC.gz archive, via warcio.
 
 Images are recognised by Content-Type or, when that lies or is missing, by their magic bytes.
+Each image item carries its whole WARC record (headers and payload, gzip member and all) as an
+attachment, so the evidence pack holds the record itself, checkable with any WARC tool.
 A broken record ends the archive with one error item (a gzip member or WARC header that cannot be
 parsed leaves no reliable way to find the next record); everything read before it stands.
 """
@@ -31,7 +33,7 @@ def iter_warc(path: Path, *, max_bytes: int) -> Iterator[SuspectItem]:
     except OSError as exc:
         yield SuspectItem(kind="warc", source=str(path), error=f"cannot open archive: {exc.strerror or exc}")
         return
-    with fh:
+    with fh, path.open("rb") as raw:  # `raw`: a second handle to copy whole records out
         it = ArchiveIterator(fh, check_digests=False)
         try:
             for record in it:
@@ -67,6 +69,11 @@ def iter_warc(path: Path, *, max_bytes: int) -> Iterator[SuspectItem]:
                     item.error = f"record too large: over {max_bytes:,} bytes"
                 else:
                     item.data = data
+                    it.read_to_end(record)
+                    length = it.get_record_length()
+                    if length and length <= max_bytes + (1 << 20):
+                        raw.seek(offset)
+                        item.attachments["warc_record"] = raw.read(length)
                 yield item
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

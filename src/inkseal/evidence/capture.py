@@ -1,0 +1,98 @@
+"""Where the copy was found, as evidence: the captured page and archive record, and their checks.
+
+A scan keeps, with each matched suspect, the evidence of its place (see SuspectItem.attachments):
+the browser's full-page screenshot and rendered DOM, the saved page's HTML, the raw WARC record.
+The pack copies them under suspect/, draws the screenshot with the copy outlined, and records
+two checks that `evidence verify` re-runs offline from the pack's own files:
+
+    warc        the WARC record parses, names the suspect's URL, and its payload is the suspect's
+                exact bytes (SHA-256)
+    screenshot  the screenshot, at the box the browser reported for the image, shows the suspect
+                (normalised cross-correlation of the two, in grey, at the box's size)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+# attachment name -> file in the pack (".gz" is added to a gzipped WARC record)
+ATTACHMENT_FILES = {
+    "page_screenshot": "suspect/page-screenshot.png",
+    "page_rendered_html": "suspect/page-rendered.html",
+    "page_html": "suspect/page.html",
+    "warc_record": "suspect/record.warc",
+}
+SCREENSHOT_NCC = 0.8
+MAX_FIGURE_WIDTH = 1400
+
+
+def attachment_path(name: str, data: bytes) -> str:
+    path = ATTACHMENT_FILES.get(name, f"suspect/{name}.bin")
+    return path + ".gz" if name == "warc_record" and data[:2] == b"\x1f\x8b" else path
+
+
+def _box(box: list[float] | None, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    if not box:
+        return None
+    x, y, w, h = box
+    x0, y0 = max(0, round(x)), max(0, round(y))
+    x1, y1 = min(size[0], round(x + w)), min(size[1], round(y + h))
+    return (x0, y0, x1, y1) if x1 - x0 >= 8 and y1 - y0 >= 8 else None
+
+
+def marked_screenshot(shot_png: bytes, box: list[float] | None) -> Image.Image:
+    """The page as the browser showed it, the copy outlined in red; long pages are cut around it."""
+    shot = Image.open(io.BytesIO(shot_png)).convert("RGB")
+    b = _box(box, shot.size)
+    if b is not None:
+        ImageDraw.Draw(shot).rectangle(b, outline=(220, 20, 20), width=max(4, shot.width // 250))
+        top = max(0, b[1] - 700)
+        shot = shot.crop((0, top, shot.width, min(shot.height, max(b[3] + 700, top + 1600))))
+    if shot.width > MAX_FIGURE_WIDTH:
+        shot = shot.resize((MAX_FIGURE_WIDTH, round(shot.height * MAX_FIGURE_WIDTH / shot.width)), Image.LANCZOS)
+    return shot
+
+
+def screenshot_agreement(shot_png: bytes, suspect_rgb: np.ndarray, box: list[float] | None) -> float | None:
+    """NCC between the screenshot at `box` and the suspect drawn at that size; None if not comparable."""
+    shot = np.asarray(Image.open(io.BytesIO(shot_png)).convert("L"), np.float32)
+    b = _box(box, (shot.shape[1], shot.shape[0]))
+    if b is None or box is None:
+        return None
+    if abs(box[2] - (b[2] - b[0])) > 2 or abs(box[3] - (b[3] - b[1])) > 2:
+        return None  # the image runs off the captured page
+    shown = shot[b[1]:b[3], b[0]:b[2]]
+    grey = cv2.cvtColor(suspect_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    drawn = cv2.resize(grey, (shown.shape[1], shown.shape[0]), interpolation=cv2.INTER_AREA)
+    a, d = shown - shown.mean(), drawn - drawn.mean()
+    denom = float(np.sqrt((a * a).sum() * (d * d).sum()))
+    return float((a * d).sum() / denom) if denom > 1e-6 else None
+
+
+def check_screenshot(shot_png: bytes, suspect_rgb: np.ndarray, box: list[float] | None) -> tuple[bool, str]:
+    try:
+        ncc = screenshot_agreement(shot_png, suspect_rgb, box)
+    except Exception as exc:  # noqa: BLE001 - an unreadable screenshot is a failed check
+        return False, f"screenshot unreadable: {exc}"
+    if ncc is None:
+        return False, "the screenshot cannot be compared at the recorded box"
+    return ncc >= SCREENSHOT_NCC, f"the page showed the suspect at {box} (agreement {ncc:.3f}, needs {SCREENSHOT_NCC})"
+
+
+def check_warc(record: bytes, suspect_sha256: str, source: str) -> tuple[bool, str]:
+    from warcio.archiveiterator import ArchiveIterator
+
+    try:
+        rec = next(r for r in ArchiveIterator(io.BytesIO(record)) if r.rec_type in ("response", "resource"))
+        uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+        digest = hashlib.sha256(rec.content_stream().read()).hexdigest()
+    except Exception as exc:  # noqa: BLE001 - a damaged record is a failed check, named
+        return False, f"WARC record unreadable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    ok = digest == suspect_sha256 and uri == source
+    return ok, (f"record for {uri}, payload SHA-256 {digest[:16]}… "
+                + ("= the suspect" if ok else f"≠ the suspect {suspect_sha256[:16]}… or URL ≠ {source}"))

@@ -1,0 +1,211 @@
+"""A page as a reader saw it: headless Chromium (Debian's) driven through Playwright.
+
+`scan URL --browser` opens each page in a real browser instead of parsing its HTML, because what
+counts as evidence is what the page *showed*: images added by scripts, lazy loading, CSS
+backgrounds, and their place on the rendered page. One visit yields:
+
+- a full-page screenshot (PNG, height capped at MAX_SHOT_HEIGHT CSS px) and the rendered DOM;
+- every image the page displays (`<img>`, and CSS background images of visible elements), with
+  its box on the screenshot, natural size and alt text;
+- the exact bytes the browser received for each of them (from the network responses, capped at
+  max_bytes), so the suspect is what was served, not a later re-download.
+
+The screenshot and the rendered DOM travel with each item as attachments; the scan keeps them in
+the object store when the item matches, and the evidence pack shows the screenshot with the copy
+outlined. Playwright's own browser download is never used: we launch the Chromium found on the
+machine (`INKSEAL_CHROMIUM` or the `chromium` setting, else chromium / chromium-browser /
+google-chrome on PATH). Why Playwright rather than `chromium --screenshot`: the command-line flags
+give neither full-page shots nor element boxes nor the response bodies.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from inkseal.match.sources.base import SuspectItem
+
+MAX_PAGE_IMAGES = 200
+MAX_SHOT_HEIGHT = 20_000
+VIEWPORT = {"width": 1280, "height": 900}
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome", "headless_shell")
+
+# Runs in the page: every displayed <img> (currentSrc, so srcset choices count) and every visible
+# element with a CSS background image, in document order, with boxes in page coordinates.
+_COLLECT_JS = """(maxItems) => {
+  const out = [];
+  const path = (el) => { const parts = []; for (let e = el; e && e.nodeType === 1 && parts.length < 12; e = e.parentElement) {
+      let s = e.tagName.toLowerCase(); if (e.id) s += '#' + e.id; parts.unshift(s); } return parts.join(' > '); };
+  const box = (el) => { const r = el.getBoundingClientRect();
+      return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height]; };
+  for (const el of document.querySelectorAll('*')) {
+    if (out.length >= maxItems) break;
+    const b = box(el);
+    if (b[2] < 2 || b[3] < 2) continue;
+    if (el.tagName === 'IMG' && el.currentSrc) {
+      out.push({src: el.currentSrc, box: b, natural: [el.naturalWidth, el.naturalHeight], alt: el.alt || null,
+                dom_path: path(el), via: 'img'});
+      continue;
+    }
+    const bg = getComputedStyle(el).backgroundImage;
+    if (bg && bg !== 'none') {
+      for (const m of bg.matchAll(/url\\(["']?([^"')]+)["']?\\)/g)) {
+        out.push({src: new URL(m[1], document.baseURI).href, box: b, natural: null, alt: null,
+                  dom_path: path(el), via: 'css-background'});
+      }
+    }
+  }
+  return out;
+}"""
+
+
+class BrowserUnavailable(RuntimeError):
+    """No Chromium or no Playwright: the message says what to install."""
+
+
+def find_chromium(configured: str | None = None) -> str:
+    for candidate in (configured, os.environ.get("INKSEAL_CHROMIUM")):
+        if candidate:
+            if shutil.which(candidate) or os.access(candidate, os.X_OK):
+                return shutil.which(candidate) or candidate
+            raise BrowserUnavailable(f"configured Chromium not found: {candidate}")
+    for name in CANDIDATES:
+        if path := shutil.which(name):
+            return path
+    raise BrowserUnavailable("no Chromium found: install Debian's 'chromium' package (apt-get install chromium) "
+                             "or set INKSEAL_CHROMIUM to a Chromium/Chrome executable")
+
+
+@dataclass
+class PageCapture:
+    requested_url: str
+    final_url: str
+    title: str
+    status: int | None
+    captured_at: datetime
+    screenshot: bytes  # PNG, full page
+    rendered_html: bytes
+    images: list[dict[str, Any]] = field(default_factory=list)
+    bodies: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # url -> (bytes, content type)
+    oversize: dict[str, int] = field(default_factory=dict)  # url -> bytes, when over max_bytes
+    page_size: tuple[int, int] = (0, 0)
+
+
+class PageBrowser:
+    """One Chromium for a whole scan; each `capture` uses a fresh context (no shared cookies)."""
+
+    def __init__(self, *, chromium: str | None = None, timeout_s: float = 20.0, max_bytes: int = 64 << 20) -> None:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:  # pragma: no cover - the dependency is declared; this guards broken installs
+            raise BrowserUnavailable("Playwright is not installed: pip install playwright") from None
+        self.executable = find_chromium(chromium)
+        self.timeout_ms = timeout_s * 1000
+        self.max_bytes = max_bytes
+        self._pw = sync_playwright().start()
+        try:
+            # --no-sandbox: CI and containers run as root, where Chromium's sandbox refuses to start.
+            self._browser = self._pw.chromium.launch(executable_path=self.executable, headless=True,
+                                                     args=["--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        except Exception as exc:
+            self._pw.stop()
+            raise BrowserUnavailable(f"cannot start {self.executable}: {str(exc).splitlines()[0]}") from None
+
+    def capture(self, url: str) -> PageCapture:
+        ctx = self._browser.new_context(viewport=VIEWPORT, device_scale_factor=1, service_workers="block")
+        try:
+            page = ctx.new_page()
+            page.set_default_timeout(self.timeout_ms)
+            responses: list[Any] = []
+            page.on("response", lambda r: responses.append(r))
+            resp = page.goto(url, wait_until="load")
+            try:  # lazy images and late scripts: give the network a moment to settle, never forever
+                page.wait_for_load_state("networkidle", timeout=min(self.timeout_ms, 5000))
+            except Exception:  # noqa: BLE001 - a page that never goes idle is still captured as it is
+                pass
+            images = page.evaluate(_COLLECT_JS, MAX_PAGE_IMAGES)
+            size = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            height = min(int(size[1]), MAX_SHOT_HEIGHT)
+            shot = page.screenshot(full_page=True, type="png",
+                                   clip=None if height == int(size[1]) else
+                                   {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height})
+            bodies: dict[str, tuple[bytes, str]] = {}
+            oversize: dict[str, int] = {}
+            wanted = {img["src"] for img in images}
+            for r in responses:
+                if r.url not in wanted or r.url in bodies or not (200 <= r.status < 300):
+                    continue
+                declared = r.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    oversize[r.url] = int(declared)
+                    continue
+                try:
+                    body = r.body()
+                except Exception:  # noqa: BLE001 - evicted from the cache; the item says so below
+                    continue
+                if len(body) > self.max_bytes:
+                    oversize[r.url] = len(body)
+                    continue
+                bodies[r.url] = (body, r.headers.get("content-type", ""))
+            return PageCapture(requested_url=url, final_url=page.url, title=page.title(),
+                               status=resp.status if resp else None, captured_at=datetime.now(UTC),
+                               screenshot=shot, rendered_html=page.content().encode("utf-8"), images=images,
+                               bodies=bodies, oversize=oversize, page_size=(int(size[0]), int(size[1])))
+        finally:
+            ctx.close()
+
+    def close(self) -> None:
+        try:
+            self._browser.close()
+        finally:
+            self._pw.stop()
+
+
+def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
+    if urlparse(url).scheme not in ("http", "https"):
+        yield SuspectItem(kind="url", source=url, error=f"unsupported URL scheme: {url}")
+        return
+    try:
+        cap = browser.capture(url)
+    except Exception as exc:  # noqa: BLE001 - navigation errors, timeouts, crashed tabs: one line each
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        yield SuspectItem(kind="url", source=url, error=f"browser could not load the page: {msg}")
+        return
+    if cap.status is not None and cap.status >= 400:
+        yield SuspectItem(kind="url", source=url, error=f"HTTP {cap.status}")
+        return
+    attachments = {"page_screenshot": cap.screenshot, "page_rendered_html": cap.rendered_html}
+    if not cap.images and cap.final_url in cap.bodies:  # the URL was an image itself
+        cap.images = [{"src": cap.final_url, "box": None, "natural": None, "alt": None, "dom_path": None, "via": "url"}]
+    seen: set[str] = set()
+    for order, img in enumerate(cap.images):
+        src = img["src"]
+        if src in seen:  # the same image shown twice is one suspect; the first place is recorded
+            continue
+        seen.add(src)
+        loc = {"page_title": cap.title, "dom_path": img["dom_path"], "order": order, "alt": img["alt"],
+               "box": [round(v, 1) for v in img["box"]] if img["box"] else None, "natural_size": img["natural"],
+               "shown_via": img["via"], "requested": url, "browser": os.path.basename(browser.executable),
+               "page_size": list(cap.page_size)}
+        item = SuspectItem(kind="url", source=src if not src.startswith("data:") else src[:60] + "…",
+                           page_url=cap.final_url, location=loc, captured_at=cap.captured_at,
+                           attachments=attachments)
+        if src in cap.bodies:
+            item.data, loc["content_type"] = cap.bodies[src]
+        elif src.startswith("data:"):
+            from inkseal.match.sources.html import decode_data_uri
+
+            try:
+                item.data = decode_data_uri(src)
+            except ValueError as exc:
+                item.error = str(exc)
+        elif src in cap.oversize:
+            item.error = f"too large: {cap.oversize[src]:,} bytes"
+        else:
+            item.error = "the browser did not receive this image (blocked, failed or evicted)"
+        yield item
