@@ -64,6 +64,11 @@ def site(kodak: list[Path]) -> Iterator[dict]:
         "/bg.jpg": (200, "image/jpeg", bg),
         "/static.png": (200, "image/png", png_bytes(photo(4, (100, 60)))),
         "/plain.jpg": (200, "image/jpeg", copy),
+        "/canvas": (200, "text/html", (  # drawn on a canvas: in no image list, only on the screenshot
+            "<html><head><title>Canvas</title></head><body><p>drawn</p><canvas id='c' width='480' height='336'></canvas>"
+            "<script>const im = new Image(); im.onload = () => document.getElementById('c').getContext('2d')"
+            ".drawImage(im, 0, 0, 480, 336); im.src = '/copy2.jpg';</script></body></html>").encode()),
+        "/copy2.jpg": (200, "image/jpeg", jpeg_bytes(work.crop((100, 60, 740, 508)), quality=80)),
     }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -82,7 +87,8 @@ def test_browser_sees_what_the_page_showed(site: dict) -> None:
     finally:
         browser.close()
     by = {i.source.removeprefix(site["url"]): i for i in items}
-    assert set(by) == {"/bg.jpg", "/static.png", "/gone.png", "/copy.jpg"}
+    assert set(by) == {"/bg.jpg", "/static.png", "/gone.png", "/copy.jpg", "/article#page-screenshot"}
+    assert by["/article#page-screenshot"].data == by["/copy.jpg"].attachments["page_screenshot"]  # the page, last
     inserted = by["/copy.jpg"]  # added by the page's script: invisible to an HTML parser
     assert inserted.data == site["copy"]  # the exact bytes the browser received
     assert inserted.location["alt"] == "inserted" and inserted.location["shown_via"] == "img"
@@ -101,7 +107,7 @@ def test_browser_sees_what_the_page_showed(site: dict) -> None:
     assert len(unreachable) == 1 and "browser could not load the page" in unreachable[0].error
     assert "\n" not in unreachable[0].error
     assert len(missing) == 1 and missing[0].error == "HTTP 404"
-    assert len(direct) == 1 and direct[0].data == site["copy"]  # an image URL is its own suspect
+    assert len(direct) == 2 and direct[0].data == site["copy"]  # an image URL is its own suspect
 
 
 def test_scan_with_browser_keeps_the_screenshot_as_evidence(site: dict, tmp_path: Path,
@@ -110,10 +116,12 @@ def test_scan_with_browser_keeps_the_screenshot_as_evidence(site: dict, tmp_path
     home = tmp_path / "home"
     assert run(home, "register", str(site["work"]), "--author", "Li").exit_code == 0
     assert run(home, "keys", "init").exit_code == 0
-    r = run(home, "scan", site["url"] + "/article", "--browser", "--json")
+    r = run(home, "scan", site["url"] + "/article", site["url"] + "/canvas", "--browser", "--json")
     assert r.exit_code == 1, r.output  # /gone.png failed; the rest of the page was scanned
     rep = json.loads(r.stdout)
-    (m,) = rep["matches"]
+    m, drawn = rep["matches"]  # the article's copy once (not again from its screenshot), and the canvas
+    assert drawn["suspect"]["source"] == site["url"] + "/canvas#page-screenshot"
+    assert drawn["suspect"]["location"]["shown_via"] == "page-screenshot" and drawn["work_id"] == m["work_id"]
     loc = m["suspect"]["location"]
     assert m["suspect"]["source"] == site["url"] + "/copy.jpg" and loc["box"][2:] == [450, 315]
     assert set(loc["attachments"]) == {"page_screenshot", "page_rendered_html"}
@@ -126,7 +134,11 @@ def test_scan_with_browser_keeps_the_screenshot_as_evidence(site: dict, tmp_path
     report = verify_pack(pack)
     facts = {f["fact"]: f for f in report.facts}
     assert report.ok and report.checks["screenshot"][0] and facts["suspect_use"]["verified"]
-    assert facts["scale_of_use"]["status"] == "missing"  # one copy on this site: missing, never invented
+    assert facts["scale_of_use"]["verified"] and "1 other match(es)" in facts["scale_of_use"]["detail"]  # the canvas
+
+    pack2 = tmp_path / "pack-canvas"  # a copy found only on the page's screenshot: the screenshot is the suspect
+    assert run(home, "evidence", str(drawn["id"]), "-o", str(pack2), "--lang", "zh").exit_code == 0
+    assert verify_pack(pack2).ok and (pack2 / "figures" / "page_screenshot_marked.png").is_file()
 
 
 def test_no_chromium_is_a_clear_error_and_records_nothing(site: dict, tmp_path: Path,
@@ -157,6 +169,8 @@ def test_warc_record_travels_with_the_match_and_is_checked(site: dict, tmp_path:
     record = (pack / "suspect" / "record.warc.gz").read_bytes()
     report = verify_pack(pack)
     assert report.ok and report.checks["warc"][0], report.checks
+    facts = {f["fact"]: f for f in report.facts}
+    assert facts["scale_of_use"]["status"] == "missing"  # one copy on this site: missing, never invented
     sha = hashlib.sha256(site["copy"]).hexdigest()
     assert check_warc(record, sha, "https://blog.example/c.jpg")[0]
     assert not check_warc(record, sha, "https://blog.example/a.jpg")[0]  # wrong URL

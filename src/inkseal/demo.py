@@ -174,7 +174,10 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
                           highlight=False)
             for line in describe_localisation(loc, lang):
                 out.print(f"    {line}", highlight=False)
-        if not r.matches and not r.error:
+        if not r.matches and not r.error and r.item.location.get("shown_via") == "page-screenshot":
+            out.print(f"[dim]{Path(r.item.source).name}: the whole page checked, nothing beyond its pictures / "
+                      f"整页截图已检查，无其他作品[/dim]", highlight=False)
+        elif not r.matches and not r.error:
             out.print(f"[dim]{Path(r.item.source).name}: no registered work[/dim]", highlight=False)
     out.print(t("scan_summary", lang, items=len(result.results), matches=sum(len(r.matches) for r in result.matched),
                 failed=len(result.failed), suppressed=result.suppressed))

@@ -1,5 +1,7 @@
 """Where the copy was found, as evidence: the captured page and archive record, and their checks.
 
+`collect_capture` (called by the pack builder) copies them into the pack and runs the checks.
+
 A scan keeps, with each matched suspect, the evidence of its place (see SuspectItem.attachments):
 the browser's full-page screenshot and rendered DOM, the saved page's HTML, the raw WARC record.
 The pack copies them under suspect/, draws the screenshot with the copy outlined, and records
@@ -15,10 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw
+
+if TYPE_CHECKING:
+    from inkseal.app import Inkseal
 
 # attachment name -> file in the pack (".gz" is added to a gzipped WARC record)
 ATTACHMENT_FILES = {
@@ -96,3 +103,43 @@ def check_warc(record: bytes, suspect_sha256: str, source: str) -> tuple[bool, s
     ok = digest == suspect_sha256 and uri == source
     return ok, (f"record for {uri}, payload SHA-256 {digest[:16]}… "
                 + ("= the suspect" if ok else f"≠ the suspect {suspect_sha256[:16]}… or URL ≠ {source}"))
+
+
+CAPTURE_FILES = ("figure_page", "page_screenshot", "page_rendered_html", "page_html", "warc_record")
+
+
+def collect_capture(app: Inkseal, s: Any, suspect_rgb: np.ndarray, root: Path, files: dict[str, str],
+                    localisation: dict) -> dict:
+    """Copy where the suspect was found (screenshot, page, WARC record) and check it against the suspect."""
+    attached = dict((s.location or {}).get("attachments") or {})
+    blobs = {name: app.registry.objects.get(digest) for name, digest in attached.items()}
+    page = (s.location or {}).get("page")  # suspects recorded before attachments: the saved page on disk
+    if "page_html" not in blobs and page and Path(page).is_file() and Path(page).stat().st_size < 8 << 20:
+        blobs["page_html"] = Path(page).read_bytes()
+    for name, blob in blobs.items():
+        files[name] = attachment_path(name, blob)
+        (root / files[name]).parent.mkdir(parents=True, exist_ok=True)
+        (root / files[name]).write_bytes(blob)
+    checks, notes = [], []
+    box = (s.location or {}).get("box")
+    outline = box
+    if box is None and localisation.get("polygon_in_suspect"):  # the suspect is the screenshot itself
+        xs, ys = zip(*localisation["polygon_in_suspect"], strict=True)
+        outline = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+    if "page_screenshot" in blobs:
+        files["figure_page"] = "figures/page_screenshot_marked.png"
+        (root / "figures").mkdir(exist_ok=True)
+        marked_screenshot(blobs["page_screenshot"], outline).save(root / files["figure_page"])
+        if box is None and (s.location or {}).get("shown_via") == "page-screenshot":
+            notes.append("the suspect is the page's screenshot itself; the copy is outlined on it")
+        else:
+            ok, detail = check_screenshot(blobs["page_screenshot"], suspect_rgb, box)
+            notes.append(detail)
+            if ok:  # only a check that holds now is one the verifier must see hold again
+                checks.append("screenshot")
+    if "warc_record" in blobs:
+        ok, detail = check_warc(blobs["warc_record"], s.sha256, s.source)
+        notes.append(detail)
+        if ok:
+            checks.append("warc")
+    return {"checks": checks, "notes": notes, "box": box, "page_title": (s.location or {}).get("page_title")}

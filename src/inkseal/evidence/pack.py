@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from inkseal import __version__
-from inkseal.evidence.capture import attachment_path, check_screenshot, check_warc, marked_screenshot
+from inkseal.evidence.capture import CAPTURE_FILES, collect_capture
 from inkseal.evidence.damages import DamagesInput, estimate
 from inkseal.evidence.drafts import render_drafts, render_report
 from inkseal.imaging import load_image
@@ -85,7 +85,7 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
               "captured_at": s.captured_at.isoformat() if s.captured_at else None,
               "seen_at": s.seen_at.isoformat(), "sha256": s.sha256, "width": s.width, "height": s.height}
     files["suspect_source"] = rel(_write(root / "suspect" / "source.json", json.dumps(source, ensure_ascii=False, indent=2)))
-    capture = _capture_evidence(app, s, suspect_img.rgb, root, files)
+    capture = collect_capture(app, s, suspect_img.rgb, root, files, m.localisation or {})
 
     # -- the journal ----------------------------------------------------------------------------
     bundle = app.journal.bundle()
@@ -217,36 +217,6 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
         shutil.rmtree(root)
         return target
     return root
-
-
-CAPTURE_FILES = ("figure_page", "page_screenshot", "page_rendered_html", "page_html", "warc_record")
-
-
-def _capture_evidence(app: Inkseal, s: Any, suspect_rgb: np.ndarray, root: Path, files: dict[str, str]) -> dict:
-    """Copy where the suspect was found (screenshot, page, WARC record) and check it against the suspect."""
-    attached = dict((s.location or {}).get("attachments") or {})
-    blobs = {name: app.registry.objects.get(digest) for name, digest in attached.items()}
-    page = (s.location or {}).get("page")  # suspects recorded before attachments: the saved page on disk
-    if "page_html" not in blobs and page and Path(page).is_file() and Path(page).stat().st_size < 8 << 20:
-        blobs["page_html"] = Path(page).read_bytes()
-    for name, blob in blobs.items():
-        files[name] = _write(root / attachment_path(name, blob), blob).removeprefix(str(root) + "/")
-    checks, notes = [], []
-    box = (s.location or {}).get("box")
-    if "page_screenshot" in blobs:
-        files["figure_page"] = "figures/page_screenshot_marked.png"
-        (root / "figures").mkdir(exist_ok=True)
-        marked_screenshot(blobs["page_screenshot"], box).save(root / files["figure_page"])
-        ok, detail = check_screenshot(blobs["page_screenshot"], suspect_rgb, box)
-        notes.append(detail)
-        if ok:  # only a check that holds now is one the verifier must see hold again
-            checks.append("screenshot")
-    if "warc_record" in blobs:
-        ok, detail = check_warc(blobs["warc_record"], s.sha256, s.source)
-        notes.append(detail)
-        if ok:
-            checks.append("warc")
-    return {"checks": checks, "notes": notes, "box": box, "page_title": (s.location or {}).get("page_title")}
 
 
 def fact(name: str, proven: bool, files: list[str], checks: list[str], detail: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class ItemResult:
     matches: list[Match] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     suppressed: int = 0  # matches hidden by an allowance (authorised use)
+    allowed_works: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
 
 
@@ -59,10 +60,15 @@ def run_scan(registry: Registry, matcher: Matcher, sources: Iterable[str], *, ma
     report = ScanReport(registry.start_scan(sources))
     fetcher = Fetcher(max_bytes=max_bytes, timeout_s=http_timeout_s)
     cache: dict[str, list[Verdict]] = {}  # the same bytes seen twice (srcset, reposts) are matched once
+    found_on_page: dict[str, set[int]] = {}  # page URL -> works already matched there in this scan
     try:
         for source in sources:
             for item in iter_source(source, max_bytes=max_bytes, fetcher=fetcher, browser=page_browser):
-                result = _scan_item(registry, matcher, item, report.scan_id, max_pixels, cache)
+                skip = found_on_page.get(item.page_url or "", set()) if _whole_page(item) else set()
+                result = _scan_item(registry, matcher, item, report.scan_id, max_pixels, cache, skip)
+                if item.page_url:
+                    found_on_page.setdefault(item.page_url, set()).update(v.work_id for v in result.verdicts)
+                    found_on_page[item.page_url].update(result.allowed_works)
                 report.results.append(result)
                 if on_item:
                     on_item(result)
@@ -74,8 +80,13 @@ def run_scan(registry: Registry, matcher: Matcher, sources: Iterable[str], *, ma
     return report
 
 
+def _whole_page(item: SuspectItem) -> bool:
+    return item.location.get("shown_via") == "page-screenshot"
+
+
 def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id: int, max_pixels: int,
-               cache: dict[str, list[Verdict]]) -> ItemResult:
+               cache: dict[str, list[Verdict]], skip_works: set[int] = frozenset()) -> ItemResult:  # type: ignore[assignment]
+    """`skip_works`: works already found on the page a whole-page screenshot shows (not counted twice)."""
     result = ItemResult(item)
     if item.error or item.data is None:
         result.error = item.error or "no data"
@@ -91,8 +102,11 @@ def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id:
         verdicts = cache[image.sha256] = matcher.match(image)
     kept = []
     for v in verdicts:
+        if v.work_id in skip_works:
+            continue
         if registry.is_allowed(v.work_id, image.sha256, [item.page_url, item.source]):
             result.suppressed += 1
+            result.allowed_works.add(v.work_id)
         else:
             kept.append(v)
     result.verdicts = kept

@@ -8,7 +8,9 @@ backgrounds, and their place on the rendered page. One visit yields:
 - every image the page displays (`<img>`, and CSS background images of visible elements), with
   its box on the screenshot, natural size and alt text;
 - the exact bytes the browser received for each of them (from the network responses, capped at
-  max_bytes), so the suspect is what was served, not a later re-download.
+  max_bytes), so the suspect is what was served, not a later re-download;
+- last, the screenshot itself as a suspect, for pictures no image list holds (canvas, iframes,
+  blob: URLs); the scan keeps from it only works not already found on the page.
 
 The screenshot and the rendered DOM travel with each item as attachments; the scan keeps them in
 the object store when the item matches, and the evidence pack shows the screenshot with the copy
@@ -209,3 +211,9 @@ def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
         else:
             item.error = "the browser did not receive this image (blocked, failed or evicted)"
         yield item
+    # Last, the page as it looked: pictures drawn on a canvas, shown in an iframe or from a blob: URL are
+    # in no image list, but they are on the screenshot. The scan drops works already found on this page.
+    yield SuspectItem(kind="url", source=f"{cap.final_url}#page-screenshot", page_url=cap.final_url,
+                      data=cap.screenshot, captured_at=cap.captured_at, attachments=attachments,
+                      location={"page_title": cap.title, "shown_via": "page-screenshot", "requested": url,
+                                "browser": os.path.basename(browser.executable), "page_size": list(cap.page_size)})
