@@ -99,10 +99,17 @@ def inspect_bytes(app: Inkseal, data: bytes, *, lang: str = "en", extra_anchors:
 
     # -- our watermark, and what a copy of a registered work lost --------------------------------------
     report["watermark"] = None
-    sealed_ids = [w.id for w in app.works() if any((f.regions or {}).get("watermark") for f in w.files)]
+    sealed_files = {w.id: f for w in app.works() for f in w.files if (f.regions or {}).get("watermark")}
+    sealed_ids = list(sealed_files)
     if app.keys.watermark_path.exists() and sealed_ids:
         # Blind: every sealed work has its own key; the best one pays for the others tried (Bonferroni).
-        tries = [watermark.detect_blind(image.rgb, app.keys.watermark_key_for(w), [w]) for w in sealed_ids]
+        # A copy with the sealed file's shape is read on the sealed frame (undoes a plain resize).
+        def frame(f: Any) -> tuple[int, int] | None:
+            same_shape = f.width and f.height and abs(image.width / image.height - f.width / f.height) < 0.02
+            return (f.height, f.width) if same_shape else None
+
+        tries = [watermark.detect_blind(image.rgb, app.keys.watermark_key_for(w), [w], frame=frame(sealed_files[w]))
+                 for w in sealed_ids]
         det = min(tries, key=lambda d: d.false_positive_probability)
         det.false_positive_probability = min(1.0, det.false_positive_probability * len(tries))
         best = det
