@@ -23,7 +23,7 @@ from inkseal.cli import app as cli
 from inkseal.demo import DEMO_PASSPHRASE
 from inkseal.evidence.capture import check_screenshot, check_warc
 from inkseal.evidence.verify import verify_pack
-from inkseal.match.sources.browser import PageBrowser, iter_browser_page
+from inkseal.match.sources.browser import MAX_SHOT_HEIGHT, PageBrowser, iter_browser_page
 
 runner = CliRunner()
 
@@ -69,6 +69,9 @@ def site(kodak: list[Path]) -> Iterator[dict]:
             "<script>const im = new Image(); im.onload = () => document.getElementById('c').getContext('2d')"
             ".drawImage(im, 0, 0, 480, 336); im.src = '/copy2.jpg';</script></body></html>").encode()),
         "/copy2.jpg": (200, "image/jpeg", jpeg_bytes(work.crop((100, 60, 740, 508)), quality=80)),
+        "/hostile": (200, "text/html", (  # dialogs, pop-ups and an endless page must not stall or blow up the scan
+            "<html><body><script>alert('x'); confirm('y'); window.open('http://127.0.0.1:9/');</script>"
+            "<img src='/static.png'><div style='height:90000px'></div></body></html>").encode()),
     }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -84,6 +87,7 @@ def test_browser_sees_what_the_page_showed(site: dict) -> None:
         unreachable = list(iter_browser_page("http://127.0.0.1:9/closed", browser))
         missing = list(iter_browser_page(site["url"] + "/no-such-page", browser))
         direct = list(iter_browser_page(site["url"] + "/plain.jpg", browser))
+        hostile = list(iter_browser_page(site["url"] + "/hostile", browser))
     finally:
         browser.close()
     by = {i.source.removeprefix(site["url"]): i for i in items}
@@ -108,6 +112,8 @@ def test_browser_sees_what_the_page_showed(site: dict) -> None:
     assert "\n" not in unreachable[0].error
     assert len(missing) == 1 and missing[0].error == "HTTP 404"
     assert len(direct) == 2 and direct[0].data == site["copy"]  # an image URL is its own suspect
+    assert [i.error for i in hostile] == [None, None]
+    assert Image.open(io.BytesIO(hostile[-1].data)).size == (1280, MAX_SHOT_HEIGHT)  # capped, not 90,000 px
 
 
 def test_scan_with_browser_keeps_the_screenshot_as_evidence(site: dict, tmp_path: Path,
