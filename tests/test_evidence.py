@@ -105,6 +105,11 @@ def test_zip_pack_and_both_languages_render(demo: dict, tmp_path: Path, monkeypa
         text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True, text=True, check=True).stdout
         for h in heads:
             assert h in text, (lang, h)
+        details = {"zh": ["署名区域被裁掉", "页面截图在记录位置显示的正是被控图片"],  # the facts read in the report's language
+                   "en": ["signature region cut", "the page showed the suspect"]}[lang]
+        flat = " ".join(text.split())
+        for d in details:
+            assert d in flat, (lang, d)
         ev = json.loads((out / "evidence.json").read_text())
         assert ev["damages"]["method"] == "licence_fee"
 

@@ -366,6 +366,7 @@ def _evidence_verify(pack: Path, as_json: bool) -> None:
         for f in report.facts:
             mark = "[green]PASS[/green]" if f["verified"] else \
                 ("[yellow]MISSING[/yellow]" if f["status"] == "missing" else "[red]FAIL[/red]")
-            out.print(f"{mark} fact {f['fact']}: {f['detail']}", highlight=False)
+            detail = f.get("detail_zh") if state.language == "zh" and f.get("detail_zh") else f["detail"]
+            out.print(f"{mark} fact {f['fact']}: {detail}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)

@@ -120,7 +120,9 @@ def collect_capture(app: Inkseal, s: Any, suspect_rgb: np.ndarray, root: Path, f
         files[name] = attachment_path(name, blob)
         (root / files[name]).parent.mkdir(parents=True, exist_ok=True)
         (root / files[name]).write_bytes(blob)
-    checks, notes = [], []
+    checks: list[str] = []
+    notes: list[str] = []
+    notes_zh: list[str] = []
     box = (s.location or {}).get("box")
     outline = box
     if box is None and localisation.get("polygon_in_suspect"):  # the suspect is the screenshot itself
@@ -132,14 +134,17 @@ def collect_capture(app: Inkseal, s: Any, suspect_rgb: np.ndarray, root: Path, f
         marked_screenshot(blobs["page_screenshot"], outline).save(root / files["figure_page"])
         if box is None and (s.location or {}).get("shown_via") == "page-screenshot":
             notes.append("the suspect is the page's screenshot itself; the copy is outlined on it")
+            notes_zh.append("被控图片即页面截图本身，复制部分已在截图上标出")
         else:
             ok, detail = check_screenshot(blobs["page_screenshot"], suspect_rgb, box)
             notes.append(detail)
+            notes_zh.append("页面截图在记录位置显示的正是被控图片（已核对）" if ok else "页面截图无法在记录位置核对被控图片")
             if ok:  # only a check that holds now is one the verifier must see hold again
                 checks.append("screenshot")
     if "warc_record" in blobs:
         ok, detail = check_warc(blobs["warc_record"], s.sha256, s.source)
         notes.append(detail)
+        notes_zh.append("WARC 记录的网址与内容与被控图片一致（SHA-256）" if ok else "WARC 记录与被控图片不一致")
         if ok:
             checks.append("warc")
-    return {"checks": checks, "notes": notes, "box": box, "page_title": (s.location or {}).get("page_title")}
+    return {"checks": checks, "notes": notes, "notes_zh": notes_zh, "box": box, "page_title": (s.location or {}).get("page_title")}

@@ -143,31 +143,43 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
               if o.id != m.id and host and host in (_host(o.suspect.page_url), _host(o.suspect.source))]
 
     # -- facts ---------------------------------------------------------------------------------------
+    sig_box = (published.regions or {}).get("signature") if published else None
     c2pa = validate(app.registry.objects.get(published.sha256), published.format, anchor) if published else None
     stripped = [f["code"] for f in inspection["findings"]]
     facts = [
         fact("work_exists_and_original", bool(work_entries),
              ["journal", "statement_zh_pdf", "statement_en_pdf", "figure_timeline"],
-             ["journal"], f"{len(work_entries)} journal entries for the work"),
+             ["journal"], f"{len(work_entries)} journal entries for the work", f"作品共 {len(work_entries)} 条创作日志记录"),
         fact("claimant_made_it", report.ok and report.signed_size > 0 and bool(work_entries), ["journal", "public_key"],
-             ["journal", "manifest_signature"], f"key {key_id(public)[:16]}…, {report.signed_size} signed entries"),
+             ["journal", "manifest_signature"], f"key {key_id(public)[:16]}…, {report.signed_size} signed entries",
+             f"密钥 {key_id(public)[:16]}…，{report.signed_size} 条已签名记录"),
         fact("when", latest is not None, ["journal"], ["journal"],
              f"signed checkpoint {latest.signed_at if latest else '-'}; registered {work.registered_at.isoformat()}"
-             + ("; RFC 3161 timestamp" if latest and latest.timestamp_token else "")),
+             + ("; RFC 3161 timestamp" if latest and latest.timestamp_token else ""),
+             f"签名检查点 {latest.signed_at if latest else '-'}；登记于 {work.registered_at.isoformat()}"
+             + ("；RFC 3161 可信时间戳" if latest and latest.timestamp_token else "")),
         fact("published_with_signature", published is not None and bool((published.regions or {}).get("signature")),
              ["published", "c2pa_anchor", "figure_signature"], ["c2pa"] if sealed else [],
-             f"C2PA {c2pa['state'] if c2pa else 'absent'}; signature box {(published.regions or {}).get('signature') if published else None}"),
+             f"C2PA {c2pa['state'] if c2pa else 'absent'}; signature box {sig_box}",
+             f"C2PA {c2pa['state'] if c2pa else '无'}；署名位置 {sig_box}"),
         fact("suspect_use", True, ["suspect", "suspect_source"] + [k for k in CAPTURE_FILES if k in files],
              ["files", *capture["checks"]],
              f"{s.source} ({s.page_url or s.source_kind}), SHA-256 {s.sha256[:16]}…"
-             + "".join(f"; {note}" for note in capture["notes"])),
+             + "".join(f"; {note}" for note in capture["notes"]),
+             f"{s.source}（{s.page_url or s.source_kind}），SHA-256 {s.sha256[:16]}…"
+             + "".join(f"；{note}" for note in capture["notes_zh"])),
         fact("same_image", True, ["figure_side_by_side", "figure_overlay", "watermark_reference", "watermark_key"],
              ["watermark"] if wm_result and wm_result["detected"] else [], f"score {m.score:.1f}; watermark "
-             + (f"{wm_result['agreement']} bits, FPP {wm_result['false_positive_probability']:.1e}" if wm_result else "not checked")),
+             + (f"{wm_result['agreement']} bits, FPP {wm_result['false_positive_probability']:.1e}" if wm_result else "not checked"),
+             f"匹配得分 {m.score:.1f}；水印 "
+             + (f"{wm_result['agreement']} 位一致，误报概率 {wm_result['false_positive_probability']:.1e}" if wm_result
+                else "未检测")),
         fact("signature_removed", bool(sig and sig["status"] != "intact") or bool(stripped),
              ["figure_side_by_side", "figure_signature"], [],
-             f"signature region {sig['status'] if sig else 'unknown'}; stripped: {', '.join(stripped) or 'none'}"),
-        fact("scale_of_use", bool(others), [], [], f"{len(others)} other match(es) on {host or 'the same source'}"),
+             f"signature region {sig['status'] if sig else 'unknown'}; stripped: {', '.join(stripped) or 'none'}",
+             f"署名区域{SIG_STATUS_ZH.get(sig['status'] if sig else 'unknown', '未知')}；被删除的信息：{'、'.join(STRIPPED_ZH.get(c, c) for c in stripped) or '无'}"),
+        fact("scale_of_use", bool(others), [], [], f"{len(others)} other match(es) on {host or 'the same source'}",
+             f"在 {host or '同一来源'} 上另有 {len(others)} 处匹配"),
     ]
     wilful = []
     if sig and sig["status"] == "cut":
@@ -219,6 +231,13 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
     return root
 
 
-def fact(name: str, proven: bool, files: list[str], checks: list[str], detail: str) -> dict[str, Any]:
+SIG_STATUS_ZH = {"intact": "完整", "cut": "被裁掉", "altered": "被改动", "unknown": "未知"}
+STRIPPED_ZH = {"label_missing": "无隐式标识", "label_removed": "隐式标识被删除", "label_invalid": "隐式标识格式错误",
+               "label_signature_bad": "隐式标识签名与像素不符", "c2pa_missing_but_watermark": "C2PA 凭证被删除",
+               "c2pa_invalid": "C2PA 凭证无效", "signature_cut": "署名被裁掉", "signature_altered": "署名被改动",
+               "ai_label_cut": "显式 AI 标识被裁掉或遮盖"}
+
+
+def fact(name: str, proven: bool, files: list[str], checks: list[str], detail: str, detail_zh: str) -> dict[str, Any]:
     return {"fact": name, "status": "proven" if proven else "missing", "files": files, "checks": checks,
-            "detail": detail}
+            "detail": detail, "detail_zh": detail_zh}
