@@ -111,9 +111,11 @@ class PageBrowser:
         self.max_bytes = max_bytes
         self._pw = sync_playwright().start()
         try:
-            # --no-sandbox: CI and containers run as root, where Chromium's sandbox refuses to start.
+            # --no-sandbox: CI and containers run as root, where Chromium's sandbox refuses to start;
+            # --disable-dev-shm-usage: containers often have a 64 MB /dev/shm, too small for long pages.
             self._browser = self._pw.chromium.launch(executable_path=self.executable, headless=True,
-                                                     args=["--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+                                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                                                           "--hide-scrollbars"])
         except Exception as exc:
             self._pw.stop()
             raise BrowserUnavailable(f"cannot start {self.executable}: {str(exc).splitlines()[0]}") from None
