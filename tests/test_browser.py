@@ -116,12 +116,17 @@ def test_browser_sees_what_the_page_showed(site: dict) -> None:
     assert Image.open(io.BytesIO(hostile[-1].data)).size == (1280, MAX_SHOT_HEIGHT)  # capped, not 90,000 px
 
 
-def test_scan_with_browser_keeps_the_screenshot_as_evidence(site: dict, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def home(site: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A creator's home with the site's work registered and keys made (passphrase from the environment)."""
     monkeypatch.setenv("INKSEAL_PASSPHRASE", DEMO_PASSPHRASE)
     home = tmp_path / "home"
     assert run(home, "register", str(site["work"]), "--author", "Li").exit_code == 0
     assert run(home, "keys", "init").exit_code == 0
+    return home
+
+
+def test_scan_with_browser_keeps_the_screenshot_as_evidence(site: dict, home: Path, tmp_path: Path) -> None:
     r = run(home, "scan", site["url"] + "/article", site["url"] + "/canvas", "--browser", "--json")
     assert r.exit_code == 1, r.output  # /gone.png failed; the rest of the page was scanned
     rep = json.loads(r.stdout)
@@ -156,12 +161,7 @@ def test_no_chromium_is_a_clear_error_and_records_nothing(site: dict, tmp_path: 
     assert json.loads(run(home, "matches", "--json").stdout) == []
 
 
-def test_warc_record_travels_with_the_match_and_is_checked(site: dict, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INKSEAL_PASSPHRASE", DEMO_PASSPHRASE)
-    home = tmp_path / "home"
-    assert run(home, "register", str(site["work"]), "--author", "Li").exit_code == 0
-    assert run(home, "keys", "init").exit_code == 0
+def test_warc_record_travels_with_the_match_and_is_checked(site: dict, home: Path, tmp_path: Path) -> None:
     archive = tmp_path / "crawl.warc.gz"
     with archive.open("wb") as fh:
         writer = WARCWriter(fh, gzip=True)

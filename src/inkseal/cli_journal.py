@@ -355,6 +355,7 @@ def evidence_cmd(
 
 
 def _evidence_verify(pack: Path, as_json: bool) -> None:
+    from inkseal.evidence.drafts import fact_detail
     from inkseal.evidence.verify import verify_pack
 
     report = verify_pack(pack)
@@ -366,7 +367,6 @@ def _evidence_verify(pack: Path, as_json: bool) -> None:
         for f in report.facts:
             mark = "[green]PASS[/green]" if f["verified"] else \
                 ("[yellow]MISSING[/yellow]" if f["status"] == "missing" else "[red]FAIL[/red]")
-            detail = f.get("detail_zh") if state.language == "zh" and f.get("detail_zh") else f["detail"]
-            out.print(f"{mark} fact {f['fact']}: {detail}", highlight=False)
+            out.print(f"{mark} fact {f['fact']}: {fact_detail(f, state.language)}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)

@@ -19,11 +19,17 @@ FACT_NAMES = {
 }
 
 
+def fact_detail(f: dict, lang: str) -> str:
+    """A fact's detail in `lang` (packs from before the Chinese details have only the English one)."""
+    return (f.get("detail_zh") if lang == "zh" else None) or f["detail"]
+
+
 def _env(autoescape: bool) -> Environment:
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(["html"]) if autoescape else False,
                       trim_blocks=True, lstrip_blocks=True)
     env.globals["fact_name"] = lambda key, lang: FACT_NAMES[key][1 if lang == "zh" else 0]
+    env.globals["fact_detail"] = fact_detail
     return env
 
 

@@ -6,7 +6,7 @@ Matches are committed per suspect, so an interrupted scan keeps everything found
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from inkseal.errors import BadImage
@@ -26,7 +26,7 @@ class ItemResult:
     matches: list[Match] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     suppressed: int = 0  # matches hidden by an allowance (authorised use)
-    allowed_works: set[int] = field(default_factory=set)
+    works_seen: set[int] = field(default_factory=set)  # matched or allowed: what a page screenshot need not repeat
     notes: list[str] = field(default_factory=list)
 
 
@@ -67,8 +67,7 @@ def run_scan(registry: Registry, matcher: Matcher, sources: Iterable[str], *, ma
                 skip = found_on_page.get(item.page_url or "", set()) if _whole_page(item) else set()
                 result = _scan_item(registry, matcher, item, report.scan_id, max_pixels, cache, skip)
                 if item.page_url:
-                    found_on_page.setdefault(item.page_url, set()).update(v.work_id for v in result.verdicts)
-                    found_on_page[item.page_url].update(result.allowed_works)
+                    found_on_page.setdefault(item.page_url, set()).update(result.works_seen)
                 report.results.append(result)
                 if on_item:
                     on_item(result)
@@ -85,7 +84,7 @@ def _whole_page(item: SuspectItem) -> bool:
 
 
 def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id: int, max_pixels: int,
-               cache: dict[str, list[Verdict]], skip_works: set[int] = frozenset()) -> ItemResult:  # type: ignore[assignment]
+               cache: dict[str, list[Verdict]], skip_works: Collection[int] = ()) -> ItemResult:
     """`skip_works`: works already found on the page a whole-page screenshot shows (not counted twice)."""
     result = ItemResult(item)
     if item.error or item.data is None:
@@ -104,9 +103,9 @@ def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id:
     for v in verdicts:
         if v.work_id in skip_works:
             continue
+        result.works_seen.add(v.work_id)
         if registry.is_allowed(v.work_id, image.sha256, [item.page_url, item.source]):
             result.suppressed += 1
-            result.allowed_works.add(v.work_id)
         else:
             kept.append(v)
     result.verdicts = kept

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from inkseal.match.sources.base import SuspectItem
+from inkseal.match.sources.html import _abbrev, decode_data_uri
 
 MAX_PAGE_IMAGES = 200
 MAX_SHOT_HEIGHT = 20_000
@@ -196,14 +197,12 @@ def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
                "box": [round(v, 1) for v in img["box"]] if img["box"] else None, "natural_size": img["natural"],
                "shown_via": img["via"], "requested": url, "browser": os.path.basename(browser.executable),
                "page_size": list(cap.page_size)}
-        item = SuspectItem(kind="url", source=src if not src.startswith("data:") else src[:60] + "…",
+        item = SuspectItem(kind="url", source=_abbrev(src),
                            page_url=cap.final_url, location=loc, captured_at=cap.captured_at,
                            attachments=attachments)
         if src in cap.bodies:
             item.data, loc["content_type"] = cap.bodies[src]
         elif src.startswith("data:"):
-            from inkseal.match.sources.html import decode_data_uri
-
             try:
                 item.data = decode_data_uri(src)
             except ValueError as exc:
