@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from inkseal import Inkseal
 from inkseal.cli import app as cli
 from inkseal.demo import DEMO_PASSPHRASE, run_demo
 from inkseal.evidence.damages import DamagesInput, estimate
+from inkseal.evidence.safe_render import check_html
 from inkseal.evidence.verify import verify_pack
+from inkseal.evidence.zipread import ZipLimits
+from inkseal.journal.keys import key_id
+from inkseal.registry.models import Author, Suspect, Work
+from test_h1_evidence_safety import Listener, cli_run, embedded_files, hostile, listener, resign, zip_of  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +156,202 @@ def test_manifest_timestamp(demo: dict, tmp_path: Path, monkeypatch: pytest.Monk
     (pack / "MANIFEST.tsr").write_bytes(tsa.respond(__import__("rfc3161_client").TimestampRequestBuilder()
                                                     .data(b"another manifest").build().as_bytes()))
     assert not verify_pack(pack).ok
+
+
+# == issue 8: hostile pages, -o onto user files, forged and malformed packs (helpers in test_h1_evidence_safety) ==
+def test_pack_from_a_hostile_page_has_no_live_markup_no_attachments_no_fetches(
+        demo: dict, tmp_path: Path, listener: Listener, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(Path(demo["home"]), home)
+    bad = hostile(listener.port)
+    app = Inkseal.open(home)
+    m = app.registry.match(demo["match"])
+    with app.registry.session() as s, s.begin():
+        s.execute(update(Work).where(Work.id == m.work_id).values(title=bad))
+        s.execute(update(Author).values(name="Li " + bad))
+        s.execute(update(Suspect).where(Suspect.id == m.suspect.id).values(
+            page_url=f"http://127.0.0.1:{listener.port}/page?q=<script>x</script>\n\nFAKE PARAGRAPH",
+            location={"title": bad, "alt": bad, "file": "/home/creator/private/stolen.png"}))
+    app.close()
+    monkeypatch.setenv("INKSEAL_PASSPHRASE", DEMO_PASSPHRASE)
+    code, output = cli_run("--home", str(home), "evidence", str(demo["match"]), "-o", str(tmp_path / "pack"),
+                           "--lang", "en")
+    assert code == 0, output
+    pack = tmp_path / "pack"
+    html = (pack / "report.html").read_text()
+    check_html(html, pack)  # no element, attribute or source the template does not make
+    assert "<script" not in html and "<link" not in html and "&lt;script&gt;" in html
+    assert embedded_files(pack / "report.pdf") == 0
+    for pdf in pack.rglob("*.pdf"):
+        assert embedded_files(pdf) == 0, pdf
+    assert listener.hits == []  # nothing was requested while rendering
+    for draft in (pack / "drafts").iterdir():
+        text = draft.read_text()
+        assert "<script" not in text and "<link" not in text, draft
+        assert "\nFAKE PARAGRAPH" not in text, draft  # a page string cannot start a paragraph of a letter
+    source = (pack / "suspect" / "source.json").read_text()
+    assert "/home/creator" not in source and "stolen.png" in source  # no absolute local paths leave the machine
+    for p in pack.rglob("*"):
+        if p.suffix in (".json", ".html", ".txt", ".jsonl"):
+            assert str(tmp_path) not in p.read_text(errors="replace"), p
+
+
+# -- 2. never delete what the user did not create ------------------------------------------------------------
+def test_output_never_deletes_user_files(demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INKSEAL_PASSPHRASE", DEMO_PASSPHRASE)
+    build = lambda target, *more: cli_run("--home", str(Path(demo["home"])), "evidence", str(demo["match"]),  # noqa: E731
+                                          "-o", str(target), "--lang", "en", *more)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("years of work")
+    for extra in ((), ("--force",)):
+        code, output = build(mine, *extra)
+        assert code == 3 and "Traceback" not in output, output
+        assert (mine / "thesis.docx").read_text() == "years of work" and sorted(os.listdir(mine)) == ["thesis.docx"]
+    # -o X.zip leaves a sibling folder X/ alone
+    (tmp_path / "X").mkdir()
+    (tmp_path / "X" / "notes.txt").write_text("keep me")
+    code, output = build(tmp_path / "X.zip")
+    assert code == 0, output
+    assert (tmp_path / "X" / "notes.txt").read_text() == "keep me" and verify_pack(tmp_path / "X.zip").ok
+    code, output = build(tmp_path / "X.zip")  # an existing zip: refused without --force
+    assert code == 3, output
+    from inkseal.evidence.pack import _check_target, _is_previous_pack
+
+    assert _is_previous_pack(tmp_path / "X.zip")  # with --force it would be replaced ...
+    with zipfile.ZipFile(tmp_path / "X.zip", "a") as z:
+        z.writestr("my-notes.txt", "mine")
+    assert not _is_previous_pack(tmp_path / "X.zip")  # ... but not once it holds a file the pack does not list
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _check_target(empty, force=False)  # an empty folder is fine to write into
+    # A previous pack folder is replaced with --force, unless someone put their own file in it.
+    prev = tmp_path / "prev"
+    shutil.copytree(demo["pack"], prev)
+    assert build(prev)[0] == 3
+    code, output = build(prev, "--force")
+    assert code == 0 and verify_pack(prev).ok, output
+    (prev / "drafts" / "my-letter.txt").write_text("my own words")
+    code, output = build(prev, "--force")
+    assert code == 3 and (prev / "drafts" / "my-letter.txt").read_text() == "my own words", output
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
+
+
+# -- 3. forged and malformed packs ---------------------------------------------------------------------------
+def test_pack_resigned_with_a_fresh_key(demo: dict, tmp_path: Path) -> None:
+    author_pub = Path(demo["home"]) / "keys" / "author.pub"
+    code, output = cli_run("evidence", "verify", str(demo["pack"]), "--key", str(author_pub))
+    assert code == 0, output
+    forged = tmp_path / "forged"
+    shutil.copytree(demo["pack"], forged)
+    ev = json.loads((forged / "evidence.json").read_text())
+    ev["work"]["author"] = "Mallory"
+    mallory = Ed25519PrivateKey.generate()
+    ev["signer"]["key_id"] = key_id(mallory.public_key())
+    (forged / "evidence.json").write_text(json.dumps(ev))
+    resign(forged, mallory)
+    # Even unpinned, the journal (the author's key) and the manifest (Mallory's) disagree.
+    rep = verify_pack(forged)
+    assert not rep.ok and not rep.checks["journal"][0] and "not by the pack's key" in rep.checks["journal"][1]
+    # Re-signing the journal too makes a self-consistent forgery: unpinned it shows whose key it is ...
+    from inkseal.journal.log import Bundle
+    from test_h1_journal_keys import resign as resign_journal
+
+    bundle = Bundle.from_jsonl((forged / "journal" / "journal.jsonl").read_text())
+    (forged / "journal" / "journal.jsonl").write_text(resign_journal(bundle, mallory).to_jsonl())
+    resign(forged, mallory)
+    code, output = cli_run("evidence", "verify", str(forged))
+    assert key_id(mallory.public_key()) in output and "Mallory" in output and "no key pinned" in output, output
+    # ... and pinned to the author's key (or fingerprint) it fails, one line, no traceback.
+    for pin in (["--key", str(author_pub)], ["--fingerprint", key_id(
+            __import__("inkseal.journal.keys", fromlist=["x"]).load_public(author_pub.read_bytes()))]):
+        code, output = cli_run("evidence", "verify", str(forged), *pin)
+        assert code == 1 and "FAIL trusted_key" in output and "NOT the pinned key" in output, output
+        assert "Traceback" not in output
+
+
+def test_unlisted_file_of_any_name_fails(demo: dict, tmp_path: Path) -> None:
+    for name in ("MANIFEST.notes", "journal/MANIFEST.extra", ".hidden"):
+        copy = tmp_path / name.replace("/", "_")
+        shutil.copytree(demo["pack"], copy)
+        (copy / name).write_text("added later")
+        rep = verify_pack(copy)
+        assert not rep.ok and name in rep.checks["files"][1], (name, rep.checks["files"])
+
+
+def test_links_and_paths_outside_the_pack_fail(demo: dict, tmp_path: Path) -> None:
+    secret = tmp_path / "outside.jsonl"
+    secret.write_text("the creator's private file")
+    linked = tmp_path / "linked"
+    shutil.copytree(demo["pack"], linked)
+    (linked / "journal" / "journal.jsonl").unlink()
+    (linked / "journal" / "journal.jsonl").symlink_to(secret)
+    rep = verify_pack(linked)
+    assert not rep.ok and "links" in rep.checks["files"][1]
+    # ../ in evidence.json, signed with the author's own key: refused, and the outside file is never read
+    dotdot = tmp_path / "dotdot"
+    shutil.copytree(demo["pack"], dotdot)
+    ev = json.loads((dotdot / "evidence.json").read_text())
+    ev["files"]["journal"] = "../outside.jsonl"
+    (dotdot / "evidence.json").write_text(json.dumps(ev))
+    resign(dotdot, demo["app"].keys.private(DEMO_PASSPHRASE))
+    rep = verify_pack(dotdot)
+    assert not rep.ok and not rep.checks["paths"][0] and "../outside.jsonl" in rep.checks["paths"][1]
+    assert not rep.checks["journal"][0] and "not an intact file" in rep.checks["journal"][1]
+    # ../ in the MANIFEST itself
+    (dotdot / "MANIFEST.sha256").write_text((dotdot / "MANIFEST.sha256").read_text() + "0" * 64 + "  ../outside.jsonl\n")
+    rep = verify_pack(dotdot)
+    assert not rep.ok and "outside the pack" in rep.checks["files"][1]
+
+
+def test_malformed_zips_fail_cleanly(demo: dict, tmp_path: Path) -> None:
+    import warnings
+
+    good = zip_of(demo["pack"], tmp_path / "good.zip")
+    assert verify_pack(good).ok
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name we write on purpose
+        fake = json.dumps({"schema_version": "inkseal-evidence/1", "work": {"author": "Mallory"}}).encode()
+        dup = zip_of(demo["pack"], tmp_path / "dup.zip", first=[("evidence.json", fake)])
+    rep = verify_pack(dup)
+    assert not rep.ok and "duplicate name" in rep.checks["archive"][1]
+    clash = zip_of(demo["pack"], tmp_path / "clash.zip", extra=[("report.pdf/inner.txt", b"x")])
+    rep = verify_pack(clash)
+    assert not rep.ok and "both a file and a folder" in rep.checks["archive"][1]
+    bomb = zip_of(demo["pack"], tmp_path / "bomb.zip", extra=[("figures/zeros.bin", bytes(8 << 20))])
+    rep = verify_pack(bomb)  # 8 MiB of zeros deflates about 1000:1 - over the ratio limit
+    assert not rep.ok and "zip bomb" in rep.checks["archive"][1]
+    rep = verify_pack(good, limits=ZipLimits(max_total_bytes=1 << 20))  # a total-size limit, lowered for the test
+    assert not rep.ok and "inflates to more than" in rep.checks["archive"][1]
+    rep = verify_pack(good, limits=ZipLimits(max_members=5))
+    assert not rep.ok and "members" in rep.checks["archive"][1]
+    unsafe = zip_of(demo["pack"], tmp_path / "unsafe.zip", extra=[("../escape.txt", b"x")])
+    rep = verify_pack(unsafe)
+    assert not rep.ok and "unsafe path" in rep.checks["archive"][1] and not (tmp_path / "escape.txt").exists()
+    for z in (dup, clash, bomb, unsafe):
+        code, output = cli_run("evidence", "verify", str(z))
+        assert code == 1 and "Traceback" not in output and output.count("FAIL") == 1, output
+        assert "压缩包被拒绝" in output
+
+
+def test_cut_journal_differs_from_the_checkpoint_the_pack_names(demo: dict, tmp_path: Path) -> None:
+    """The latest checkpoint is named in evidence.json, under the MANIFEST signature: a pack whose journal lost
+    its tail fails, even re-signed (here with the author's own key), and a malformed evidence.json is one line."""
+    cut = tmp_path / "cut"
+    shutil.copytree(demo["pack"], cut)
+    lines = (cut / "journal" / "journal.jsonl").read_text().splitlines(keepends=True)
+    entries = [ln for ln in lines if '"type":"entry"' in ln]
+    keep = len(entries) // 2
+    (cut / "journal" / "journal.jsonl").write_text(
+        "".join([lines[0], *entries[:keep]]))  # header and the first half of the entries; no checkpoint
+    resign(cut, demo["app"].keys.private(DEMO_PASSPHRASE))
+    rep = verify_pack(cut)
+    assert not rep.ok and "DIFFERS from evidence.json" in rep.checks["journal"][1]
+    odd = tmp_path / "odd"
+    shutil.copytree(demo["pack"], odd)
+    ev = json.loads((odd / "evidence.json").read_text())
+    ev["journal"], ev["facts"] = ["not", "a", "dict"], [{"no": "status"}]
+    (odd / "evidence.json").write_text(json.dumps(ev))
+    resign(odd, demo["app"].keys.private(DEMO_PASSPHRASE))
+    code, output = cli_run("evidence", "verify", str(odd))
+    assert code == 1 and "Traceback" not in output and "FAIL" in output, output

@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image
 
@@ -54,6 +56,26 @@ class RegisterReport:
         return [i for i in self.items if i.error]
 
 
+class AddFile(Protocol):
+    """Register `data` (already decoded as `image`) as another file of a work; fingerprints included.
+
+    The narrow interface services take instead of the whole application (see seal.service.SealDeps)."""
+
+    def __call__(self, work_id: int, data: bytes, image: LoadedImage, role: str, name: str,
+                 regions: dict | None = None) -> WorkFile: ...
+
+
+def make_private_dir(path: Path) -> None:
+    """Create `path` 0700, or take group/other bits off an existing one (it holds keys and prompts)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(path, mode & 0o700)
+    except OSError:
+        pass  # not ours to change: keep working
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
@@ -67,8 +89,9 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 class Inkseal:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.home.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.home)
         self.registry = Registry(settings.database_url, settings.objects_dir)
+        KeyStore(settings.home / "keys").fix_permissions()
         self.sscd = SSCDSignal(settings.sscd_model, threads=settings.threads)
         self.pdq = PDQSignal()
         self.orb = ORBSignal()
@@ -151,17 +174,23 @@ class Inkseal:
                 data = read_limited(path, self.settings.max_bytes)
                 image = load_image(data, max_pixels=self.settings.max_pixels, name=str(path))
                 item.notes = image.notes
+                # "Same file" = same SHA-256 of the bytes: already registered (by us or by a process
+                # racing us) is reported as skipped with its work, never stored as a second work.
                 existing = self.registry.files_by_sha256(image.sha256)
                 if existing:
                     item.skipped = f"already registered as work {existing[0].work_id}"
                     item.work_id = existing[0].work_id
                 else:
-                    wid = work_id
-                    if wid is None:
-                        name = title if (title and len(files) == 1) else (f"{title} - {path.stem}" if title else path.stem)
-                        wid = self.registry.add_work(author, name, created_at).id
-                    wf = self._add_file(wid, data, image, role, path.name)
-                    item.work_id, item.file_id = wid, wf.id
+                    name = title if (title and len(files) == 1) else (f"{title} - {path.stem}" if title else path.stem)
+                    done = self.registry.register_file(
+                        author=author, title=name, created_at=created_at, work_id=work_id, role=role, data=data,
+                        sha256=image.sha256, fmt=image.format, width=image.width, height=image.height,
+                        source_name=path.name, fingerprints=self.fingerprints(image))
+                    item.work_id = done.work_id
+                    if done.existing:
+                        item.skipped = f"already registered as work {done.work_id}"
+                    else:
+                        item.file_id = done.file_id
             except (BadImage, InksealError) as exc:
                 item.error = str(exc)
             except OSError as exc:
@@ -171,6 +200,12 @@ class Inkseal:
                 on_item(item)
         self.sync_indexes()
         return report
+
+    def seal(self, work_id: int, output: Path, opts, passphrase: str):  # type: ignore[no-untyped-def]
+        """Seal a work into `output` (see inkseal.seal.service); the published version is registered."""
+        from inkseal.seal.service import seal
+
+        return seal(self, work_id, output, opts, passphrase)
 
     def publish(self, work_id: int, *, signature: str, corner: str = "bottom-right",
                 out: Path | None = None) -> tuple[WorkFile, Path]:
@@ -229,12 +264,14 @@ class Inkseal:
         return render_match(original.rgb, suspect.rgb, m.localisation, caption)
 
     def evidence(self, match_id: int, out: Path, *, passphrase: str, lang: str = "zh", damages=None,  # type: ignore[no-untyped-def]
-                 as_zip: bool = False, tsa_url: str | None = None) -> Path:
+                 as_zip: bool = False, tsa_url: str | None = None, force: bool = False) -> Path:
         """Write the evidence pack of a stored match (see inkseal.evidence)."""
         from inkseal.evidence.pack import build_pack
 
+        if self.keys.watermark_path.exists():
+            self.keys.unlock_watermark(passphrase)  # the pack discloses the work's own watermark key
         return build_pack(self, match_id, out, passphrase=passphrase, lang=lang, damages=damages, as_zip=as_zip,
-                          tsa_url=tsa_url)
+                          tsa_url=tsa_url, force=force)
 
     def set_match_status(self, match_id: int, status: str, note: str = "") -> Match:
         return self.registry.set_match_status(match_id, status, note)

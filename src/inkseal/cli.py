@@ -353,12 +353,25 @@ def seal_cmd(
 def inspect_cmd(
     files: Annotated[list[Path], typer.Argument(help="Images to inspect.")],
     anchors: Annotated[Path | None, typer.Option(help="Extra C2PA trust anchors (PEM).")] = None,
+    pass_file: Annotated[Path | None, typer.Option("--passphrase-file",
+                                                   help="Passphrase of the (encrypted) watermark key.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Report the labels, rights, C2PA credentials, generator parameters and watermark a file carries."""
+    import os
+    import sys
+
     from inkseal.seal.inspect import inspect_bytes
 
     ink = state.app()
+    if ink.keys.watermark_locked():  # our own watermark needs the key; without it the rest is still reported
+        pw = (pass_file.read_text().rstrip("\n") if pass_file else os.environ.get("INKSEAL_PASSPHRASE")
+              or (typer.prompt("Passphrase / 密钥口令", hide_input=True) if sys.stdin.isatty() else None))
+        if pw:
+            try:
+                ink.keys.unlock_watermark(pw)
+            except InksealError as exc:
+                _fail(str(exc))
     reports, failed = [], 0
     extra = anchors.read_bytes() if anchors else None
     for f in files:

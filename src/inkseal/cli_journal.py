@@ -47,11 +47,20 @@ def passphrase(pass_file: Path | None, *, required: bool, confirm: bool = False)
 def keys_init(pass_file: PassFile = None, force: Annotated[bool, typer.Option("--force")] = False) -> None:
     """Create the author's Ed25519 key pair; the private key is encrypted with a passphrase."""
     ink = state.app()
+    if force and ink.keys.exists() and _journal_is_signed(ink):
+        _fail("the journal is signed with the current key: a new key made with `keys init --force` would break its "
+              "chain of keys (and lose the old key). Use `inkseal keys rotate` instead / 日志已由当前密钥签名，"
+              "请使用 `inkseal keys rotate` 更换密钥")
     try:
         kid = ink.keys.init(passphrase(pass_file, required=True, confirm=True) or "", force=force)
     except InksealError as exc:
         _fail(str(exc))
     out.print(f"key id {kid}\npublic key: {ink.keys.public_path}", highlight=False)
+
+
+def _journal_is_signed(ink) -> bool:  # type: ignore[no-untyped-def]
+    bundle = ink.journal.bundle()
+    return bool(bundle.checkpoints) or any(e.signature for e in bundle.entries)
 
 
 @keys_app.command("show")
@@ -92,6 +101,42 @@ def keys_import(key_file: Path, pass_file: PassFile = None, force: Annotated[boo
     except (InksealError, OSError) as exc:
         _fail(str(exc))
     out.print(f"imported key id {kid}", highlight=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate(pass_file: PassFile = None) -> None:
+    """Replace the signing key by a new one, handed over by a journal entry the old key signs.
+
+    `journal verify` accepts a key change only through such an entry; the old encrypted key is kept as
+    keys/author.key.rotated-<id> (same passphrase), so that older packs can still be re-made."""
+    import base64
+    import shutil
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from inkseal.journal.keys import key_id, public_pem
+    from inkseal.journal.log import rotation_message
+
+    ink = state.app()
+    pw = passphrase(pass_file, required=True) or ""
+    try:
+        old = ink.keys.private(pw)
+    except InksealError as exc:
+        _fail(str(exc))
+    new = Ed25519PrivateKey.generate()
+    old_kid, new_kid = key_id(old.public_key()), key_id(new.public_key())
+    rotation = {"previous_key_id": old_kid, "previous_public_key": public_pem(old.public_key()),
+                "new_key_id": new_kid, "new_public_key": public_pem(new.public_key()),
+                "new_key_signature": base64.b64encode(new.sign(rotation_message(old_kid, new_kid))).decode()}
+    ink.journal.checkpoint(pw)  # everything so far is signed by the old key
+    seq = ink.journal.append("note", {"key_rotation": rotation}, passphrase=pw)  # the old key hands over
+    backup = ink.keys.private_path.with_name(f"author.key.rotated-{old_kid[:16]}")
+    shutil.copy2(ink.keys.private_path, backup)
+    os.chmod(backup, 0o600)
+    ink.keys._write(new, pw)  # KeyStore's own writer: encrypted, 0600, atomic
+    ink.journal.checkpoint(pw)  # the new key signs the log including the hand-over
+    out.print(f"key rotated at journal entry #{seq}: {old_kid[:16]}… → {new_kid}\n"
+              f"old key kept in {backup}", highlight=False)
 
 
 @journal_app.command("import")
@@ -159,42 +204,115 @@ def journal_curate(work: int, action: Annotated[str, typer.Argument(help="select
 
 @journal_app.command("checkpoint")
 def journal_checkpoint(pass_file: PassFile = None,
-                       tsa: Annotated[str | None, typer.Option(help="RFC 3161 timestamp authority URL.")] = None) -> None:
+                       tsa: Annotated[str | None, typer.Option(help="RFC 3161 timestamp authority URL.")] = None,
+                       save: Annotated[Path | None, typer.Option("--save", help="Also write the latest checkpoint "
+                                                                  "to this file: keep it (or give it to others) to "
+                                                                  "pin with `journal verify --checkpoint`.")] = None) -> None:
     """Sign the journal's current tree head (and timestamp it with a TSA if asked)."""
+    from inkseal.journal.log import checkpoint_line
+
     ink = state.app()
     try:
         cp = ink.journal.checkpoint(passphrase(pass_file, required=True) or "", tsa_url=tsa)
     except InksealError as exc:
         _fail(str(exc))
     out.print("nothing new to sign" if cp is None else f"checkpoint: {cp.size} entries, root {cp.root_hash}", highlight=False)
+    if save is not None:
+        cps = ink.journal.bundle().checkpoints
+        if not cps:
+            _fail("the journal has no checkpoint to save")
+        save.write_text(checkpoint_line(max(cps, key=lambda c: c.size)) + "\n", encoding="utf-8")
+        out.print(f"wrote {save}", highlight=False)
+
+
+KeyOpt = Annotated[Path | None, typer.Option("--key", help="Trust only this public key (PEM, e.g. from "
+                                                            "`inkseal keys export`).")]
+FingerprintOpt = Annotated[str | None, typer.Option("--fingerprint", help="Trust only the key with this id "
+                                                                          "(hex, 32-64 digits).")]
+CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", help="A checkpoint you kept earlier "
+                                                    "(`journal checkpoint --save`, or an exported journal): "
+                                                    "detects entries cut off or rewritten since.")]
+
+
+def _lang() -> str:
+    """Message language without opening (and so creating) a home folder: verifying needs none."""
+    lang = state.lang or os.environ.get("INKSEAL_LANG") or ("zh" if os.environ.get("LANG", "").lower().startswith("zh")
+                                                             else "en")
+    return "zh" if lang == "zh" else "en"
+
+
+def _pins(key: Path | None, fingerprint: str | None, checkpoint: Path | None):  # type: ignore[no-untyped-def]
+    """(pinned key id or None, pinned checkpoint or None); a bad pin is a usage error, one line."""
+    from inkseal.evidence.verify import normalise_fingerprint
+    from inkseal.journal.keys import key_id, load_public
+    from inkseal.journal.log import load_checkpoint
+
+    pinned = cp = None
+    try:
+        if key is not None:
+            pinned = key_id(load_public(key.read_bytes()))
+        if fingerprint is not None:
+            fp = normalise_fingerprint(fingerprint)
+            if pinned is not None and not pinned.startswith(fp):
+                raise ValueError("--key and --fingerprint name different keys")
+            pinned = pinned or fp
+        if checkpoint is not None:
+            cp = load_checkpoint(checkpoint.read_text(encoding="utf-8"))
+    except (ValueError, OSError, InksealError) as exc:
+        _fail(f"cannot use the pin: {exc} / 无法使用指定的密钥或检查点", code=2)
+    return pinned, cp
+
+
+def _say_whose_key(kid: str | None, name: str | None, pinned: str | None, as_err: bool = False) -> None:
+    """One line naming the key trusted and the signer; without a pin, what that cannot prove."""
+    from inkseal.i18n import t
+
+    lang = _lang()
+    who = name or ("（日志未记录姓名）" if lang == "zh" else "(no name recorded)")
+    console = err if as_err else out
+    console.print(t("verify_signer", lang, kid=kid or "-", name=who), highlight=False)
+    if pinned is None and kid:  # the one caveat every reader must see: in both languages, theirs first
+        for lg in (lang, "zh" if lang == "en" else "en"):
+            console.print("[yellow]" + t("verify_unpinned", lg, kid=kid[:16] + "…") + "[/yellow]", highlight=False)
 
 
 @journal_app.command("verify")
 def journal_verify(bundle: Annotated[Path | None, typer.Argument(help="An exported journal file; default: this registry's journal.")] = None,
+                   key: KeyOpt = None, fingerprint: FingerprintOpt = None, checkpoint: CheckpointOpt = None,
                    as_json: JsonOpt = False) -> None:
-    """Check every entry, signature, checkpoint, Merkle proof and timestamp; name the first bad entry."""
+    """Check every entry, signature, checkpoint, Merkle proof and timestamp; name the first bad entry,
+    and the key it trusted (pin one with --key/--fingerprint, and a kept checkpoint with --checkpoint)."""
     from inkseal.journal.timestamp import check_timestamp
 
-    if bundle is not None:
-        try:
-            report = verify_bundle(Bundle.from_jsonl(bundle.read_text(encoding="utf-8", errors="strict")),
-                                   timestamp_checker=check_timestamp)
-        except (ValueError, UnicodeDecodeError, OSError) as exc:
-            if as_json:
-                _emit({"ok": False, "problems": [{"entry": None, "message": str(exc)}]})
-            else:
-                err.print(f"[red]FAIL[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-    else:
-        report = state.app().journal.verify()
+    pinned, pinned_cp = _pins(key, fingerprint, checkpoint)
+    try:
+        if bundle is not None:
+            b = Bundle.from_jsonl(bundle.read_text(encoding="utf-8", errors="strict"))
+        else:
+            b = state.app().journal.bundle()
+        if pinned is not None and len(pinned) < 64:  # a fingerprint prefix: the full id of the key it names
+            pinned = next((k for k in [*b.public_keys, *(c.key_id for c in b.checkpoints)] if k.startswith(pinned)),
+                          pinned)
+        report = verify_bundle(b, timestamp_checker=check_timestamp, pinned_key=pinned, pinned_checkpoint=pinned_cp)
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        if as_json:
+            _emit({"ok": False, "problems": [{"entry": None, "message": str(exc)}]})
+        else:
+            err.print(f"[red]FAIL[/red] {exc} / 日志文件无法读取", highlight=False)
+        raise typer.Exit(1) from None
     if as_json:
         _emit(report.as_dict())
-    elif report.ok:
-        out.print(f"[green]OK[/green] {report.entries} entries, {report.checkpoints} signed checkpoint(s), "
-                  f"root {report.root_hash}", highlight=False)
     else:
+        _say_whose_key(report.trusted_key, None, pinned, as_err=not report.ok)
+        if len(report.key_chain) > 1:
+            out.print("key rotations / 密钥轮换: " + " → ".join(k[:16] + "…" for k in report.key_chain), highlight=False)
+        if report.ok:
+            out.print(f"[green]OK[/green] {report.entries} entries, {report.checkpoints} signed checkpoint(s), "
+                      f"root {report.root_hash}" + (f"; pinned checkpoint of {report.pinned_checkpoint} entries holds"
+                                                    if report.pinned_checkpoint is not None else ""), highlight=False)
+    if not report.ok and not as_json:
         where = f" first bad entry: #{report.first_bad_entry}" if report.first_bad_entry is not None else ""
-        err.print(f"[red]FAIL[/red]{where}", highlight=False)
+        err.print(f"[red]FAIL / 校验失败[/red]{where}", highlight=False)
         for p in report.problems:
             err.print(f"  {p.message}", highlight=False)
     if not report.ok:
@@ -327,14 +445,17 @@ def evidence_cmd(
     licence_fee: Annotated[float | None, typer.Option(help="Your price for one licensed use (CNY).")] = None,
     costs: Annotated[float, typer.Option(help="Reasonable costs of stopping the infringement (CNY).")] = 0.0,
     tsa: Annotated[str | None, typer.Option(help="RFC 3161 timestamp authority URL for the manifest.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a previous evidence pack at -o (never other files).")] = False,
+    key: KeyOpt = None, fingerprint: FingerprintOpt = None, checkpoint: CheckpointOpt = None,
     pass_file: PassFile = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """`evidence MATCH -o PACK` builds a pack; `evidence verify PACK` rechecks one, offline, fact by fact."""
+    """`evidence MATCH -o PACK` builds a pack; `evidence verify PACK` rechecks one, offline, fact by fact
+    (pin the author's key with --key/--fingerprint, a kept journal checkpoint with --checkpoint)."""
     if args[0] == "verify":
         if len(args) != 2:
             _fail("usage: inkseal evidence verify PACK", code=2)
-        _evidence_verify(Path(args[1]), as_json)
+        _evidence_verify(Path(args[1]), as_json, *_pins(key, fingerprint, checkpoint))
         return
     if len(args) != 1 or not args[0].isdigit() or output is None:
         _fail("usage: inkseal evidence MATCH -o PACK   |   inkseal evidence verify PACK", code=2)
@@ -343,9 +464,9 @@ def evidence_cmd(
     ink = state.app()
     try:
         path = ink.evidence(int(args[0]), output, passphrase=passphrase(pass_file, required=True) or "", lang=lang,
-                            damages=DamagesInput(actual_loss=actual_loss, illegal_gains=illegal_gains,
-                                                 licence_fee=licence_fee, costs=costs),
-                            as_zip=output.suffix == ".zip", tsa_url=tsa)
+                          damages=DamagesInput(actual_loss=actual_loss, illegal_gains=illegal_gains,
+                                               licence_fee=licence_fee, costs=costs),
+                          as_zip=output.suffix == ".zip", tsa_url=tsa, force=force)
     except InksealError as exc:
         _fail(str(exc))
     if as_json:
@@ -354,19 +475,25 @@ def evidence_cmd(
         out.print(f"evidence pack: {path}", highlight=False)
 
 
-def _evidence_verify(pack: Path, as_json: bool) -> None:
+def _evidence_verify(pack: Path, as_json: bool, pinned: str | None = None, pinned_cp=None) -> None:  # type: ignore[no-untyped-def]
     from inkseal.evidence.drafts import fact_detail
     from inkseal.evidence.verify import verify_pack
 
-    report = verify_pack(pack)
+    report = verify_pack(pack, pinned_key=pinned, pinned_checkpoint=pinned_cp)
+    lang = _lang()
     if as_json:
         _emit(report.as_dict())
     else:
+        if report.signer:
+            _say_whose_key(report.signer.get("key_id"), report.signer.get("name"), pinned)
         for name, (ok, detail) in report.checks.items():
+            zh = report.checks_zh.get(name)
+            if not ok and zh:  # a failure reads in both languages, the user's first
+                detail = f"{zh} / {detail}" if lang == "zh" else f"{detail} / {zh}"
             out.print(f"{'[green]PASS[/green]' if ok else '[red]FAIL[/red]'} {name}: {detail}", highlight=False)
         for f in report.facts:
             mark = "[green]PASS[/green]" if f["verified"] else \
                 ("[yellow]MISSING[/yellow]" if f["status"] == "missing" else "[red]FAIL[/red]")
-            out.print(f"{mark} fact {f['fact']}: {fact_detail(f, state.language)}", highlight=False)
+            out.print(f"{mark} fact {f['fact']}: {fact_detail(f, lang)}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)

@@ -5,6 +5,7 @@
     INKSEAL_LANG        en | zh (messages)
     INKSEAL_SSCD_MODEL  sscd_distilled | sscd
     INKSEAL_CHROMIUM    Chromium/Chrome executable for `scan --browser` (default: found on PATH)
+    INKSEAL_ALLOW_PRIVATE_ADDRESSES  1 to let URLs found inside public pages reach private addresses
 
 config.toml keys mirror the fields of `Settings` (e.g. `db_url = "postgresql+psycopg://..."`).
 """
@@ -30,6 +31,16 @@ class Settings:
     # A verdict is a match when the expected number of false matches at its strength is below this.
     max_false_matches: float = 1e-3
     http_timeout_s: float = 20.0
+    # Whole-fetch deadline (connect + headers + body); a server trickling bytes is cut off here.
+    http_deadline_s: float = 60.0
+    # URLs *found inside* a page/feed/sitemap served from a public address are refused when they
+    # resolve to loopback, private, link-local or metadata addresses (SSRF), unless this is true.
+    # URLs the user names are fetched wherever they point.
+    allow_private_addresses: bool = False
+    # Bounded work per page: at most this many pictures, srcset entries and style bytes are read.
+    max_page_images: int = 5_000
+    max_srcset_entries: int = 64
+    max_style_bytes: int = 1_000_000
     threads: int = 2
     chromium: str = ""
 
@@ -51,6 +62,7 @@ _ENV = {
     "INKSEAL_LANG": "lang",
     "INKSEAL_SSCD_MODEL": "sscd_model",
     "INKSEAL_CHROMIUM": "chromium",
+    "INKSEAL_ALLOW_PRIVATE_ADDRESSES": "allow_private_addresses",
 }
 
 
@@ -72,8 +84,10 @@ def load_settings(home: str | Path | None = None, **overrides: object) -> Settin
     if unknown:
         raise ValueError(f"unknown setting(s) in {toml_path}: {', '.join(sorted(unknown))}")
     settings = Settings(home=home_path, **{k: v for k, v in values.items() if k != "home"})  # type: ignore[arg-type]
-    for name in ("max_pixels", "max_bytes", "threads"):
+    if isinstance(settings.allow_private_addresses, str):
+        settings.allow_private_addresses = settings.allow_private_addresses.strip().lower() in ("1", "true", "yes", "on")
+    for name in ("max_pixels", "max_bytes", "threads", "max_page_images", "max_srcset_entries", "max_style_bytes"):
         setattr(settings, name, int(getattr(settings, name)))
-    for name in ("max_false_matches", "http_timeout_s"):
+    for name in ("max_false_matches", "http_timeout_s", "http_deadline_s"):
         setattr(settings, name, float(getattr(settings, name)))
     return settings

@@ -30,6 +30,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "index_rebuilt": ("Index rebuilt: {count} fingerprint(s).", "索引已重建：{count} 个指纹。"),
     "status_set": ("Match {match_id} marked {status}.", "匹配 {match_id} 已标记为 {status}。"),
     "some_failed": ("{n} item(s) failed; see the lines above.", "{n} 项失败，详见上文。"),
+    "verify_signer": ("trusted key (fingerprint) {kid}; signer: {name}", "所信任的密钥（指纹）{kid}；签署人：{name}"),
+    "verify_unpinned": (
+        "NOTE: no key pinned - this shows only that the holder of key {kid} signed it, and anyone can make a key; "
+        "compare the fingerprint with the author's, or pin it with --key FILE / --fingerprint HEX",
+        "注意：未指定可信密钥——这只说明持有密钥 {kid} 的人签署了它，而任何人都能生成密钥；"
+        "请与作者公布的指纹核对，或用 --key 文件 / --fingerprint 指纹 指定",
+    ),
 }
 
 REGION_NAMES: dict[str, tuple[str, str]] = {

@@ -3,9 +3,14 @@ from evidence.json so that nothing in them says more than the evidence does."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
+from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader
+
+from inkseal.evidence.safe_render import check_html, html_env, write_pdf
 
 FACT_NAMES = {
     "work_exists_and_original": ("The work exists and is original", "作品存在且具有独创性"),
@@ -24,10 +29,33 @@ def fact_detail(f: dict, lang: str) -> str:
     return (f.get("detail_zh") if lang == "zh" else None) or f["detail"]
 
 
+TEMPLATES = Path(__file__).parent / "templates"
+_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+
+
+def plain_text(value: object) -> object:
+    """A page-derived string as it may appear in a plain-text letter: one line (no injected paragraphs),
+    no control or bidi-override characters (no text that reads differently than it is), and no `<`/`>`
+    (fullwidth forms instead), so the draft stays inert wherever it is pasted - mail, web form, HTML."""
+    if not isinstance(value, str):
+        return "" if value is None else value
+    value = _BREAKS.sub(" ", value)
+    value = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cf"))
+    return value.replace("<", "\uff1c").replace(">", "\uff1e")
+
+
+def url_text(value: object) -> str:
+    """A URL percent-encoded where RFC 3986 does not allow a character (a valid URL stays unchanged)."""
+    return quote(str(value or ""), safe=":/?#[]@!$&'()*+,;=%-._~")
+
+
 def _env(autoescape: bool) -> Environment:
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                      autoescape=select_autoescape(["html"]) if autoescape else False,
-                      trim_blocks=True, lstrip_blocks=True)
+    if autoescape:
+        env = html_env(TEMPLATES, trim_blocks=True, lstrip_blocks=True)
+    else:
+        env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False, trim_blocks=True,
+                          lstrip_blocks=True, finalize=plain_text)
+    env.filters["url"] = url_text
     env.globals["fact_name"] = lambda key, lang: FACT_NAMES[key][1 if lang == "zh" else 0]
     env.globals["fact_detail"] = fact_detail
     return env
@@ -44,7 +72,6 @@ def render_drafts(evidence: dict) -> dict[str, str]:
 
 def render_report(evidence: dict, lang: str, root: Path) -> None:
     html = _env(True).get_template("report.html.j2").render(e=evidence, lang=lang, zh=lang == "zh")
+    check_html(html, root)
     (root / "report.html").write_text(html, encoding="utf-8")
-    from weasyprint import HTML
-
-    HTML(string=html, base_url=str(root)).write_pdf(root / "report.pdf")
+    write_pdf(html, root, root / "report.pdf")

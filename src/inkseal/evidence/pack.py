@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import re
 import shutil
+import tempfile
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +26,7 @@ from inkseal import __version__
 from inkseal.evidence.capture import CAPTURE_FILES, collect_capture
 from inkseal.evidence.damages import DamagesInput, estimate
 from inkseal.evidence.drafts import render_drafts, render_report
+from inkseal.errors import InksealError
 from inkseal.imaging import load_image
 from inkseal.journal.keys import key_id
 from inkseal.seal import watermark
@@ -45,21 +49,113 @@ def _write(path: Path, data: bytes | str) -> str:
     return str(path)
 
 
+MANIFEST_FILES = ("MANIFEST.sha256", "MANIFEST.sig", "MANIFEST.tsr")  # the only files the manifest cannot list
+
+
+class TargetRefused(InksealError):
+    """The output path holds something inkseal did not make: it is never deleted."""
+
+
 def manifest_lines(root: Path) -> str:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("MANIFEST."))
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).as_posix() not in MANIFEST_FILES)
     return "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}\n" for p in files)
 
 
+_LOCAL_PATH = re.compile(r"^(/|~|[A-Za-z]:[\\/]|\\\\)")
+
+
+def public_text(value: Any) -> Any:
+    """A suspect's source or location as it may leave this machine: an absolute local path (also inside a
+    dict or list) becomes its file name, so that a pack never shows where the creator keeps their files."""
+    if isinstance(value, dict):
+        return {k: public_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [public_text(v) for v in value]
+    if isinstance(value, str) and _LOCAL_PATH.match(value):
+        return "local file " + re.split(r"[\\/]", value.rstrip("/\\"))[-1]
+    return value
+
+
+def _is_previous_pack(target: Path) -> bool:
+    """True only for an inkseal pack (folder or zip) holding nothing but what its own MANIFEST lists:
+    then replacing it deletes nothing the user made."""
+    from inkseal.evidence.zipread import ZipPack
+
+    try:
+        if target.is_dir():
+            names = {p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir() or p.is_symlink()}
+            ev = json.loads((target / "evidence.json").read_bytes())
+            manifest = (target / "MANIFEST.sha256").read_bytes()
+        else:
+            with ZipPack(target) as z:
+                names = set(z.files)
+                ev, manifest = json.loads(z.read("evidence.json")), z.read("MANIFEST.sha256")
+        listed = {line.partition("  ")[2] for line in manifest.decode().splitlines()}
+    except Exception:  # noqa: BLE001 - anything unreadable is not (provably) our pack
+        return False
+    return str(ev.get("schema_version", "")).startswith("inkseal-evidence/") and names <= listed | set(MANIFEST_FILES)
+
+
+def _check_target(target: Path, *, force: bool) -> None:
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_symlink():
+        raise TargetRefused(f"{target} is a symbolic link: choose another output path")
+    empty = (target.is_dir() and not any(target.iterdir())) or (target.is_file() and target.stat().st_size == 0)
+    if empty:
+        return
+    if not force:
+        raise TargetRefused(f"{target} already exists and is not empty: choose another path, or use --force "
+                            "to replace a previous evidence pack / 已存在且非空：请换一个路径，或用 --force 替换旧的证据包")
+    if not _is_previous_pack(target):
+        raise TargetRefused(f"{target} is not a previous inkseal evidence pack (or holds other files): "
+                            "--force replaces only a pack, never other files / 不是旧的 inkseal 证据包（或含其他文件），"
+                            "--force 只替换证据包")
+
+
+def _place(built: Path, target: Path, work: Path) -> None:
+    """Move the finished pack into place; what was there (an empty folder or a previous pack) goes last."""
+    if target.exists():
+        old = work / "previous"
+        os.replace(target, old)
+    os.replace(built, target)
+
+
 def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang: str = "zh",
-               damages: DamagesInput | None = None, as_zip: bool = False, tsa_url: str | None = None) -> Path:
+               damages: DamagesInput | None = None, as_zip: bool = False, tsa_url: str | None = None,
+               force: bool = False) -> Path:
+    """Build the pack in a fresh temporary folder next to the target and move it into place when complete:
+    a failure leaves the target as it was, and nothing the user made is ever deleted (see _check_target)."""
+    target = (out if out.suffix == ".zip" else out.with_suffix(".zip")) if as_zip else out
+    target = target.absolute()
+    _check_target(target, force=force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.inkseal-", dir=target.parent))
+    try:
+        root = work_dir / "pack"
+        root.mkdir()
+        _build(app, match_id, root, passphrase=passphrase, lang=lang, damages=damages, tsa_url=tsa_url)
+        if as_zip:
+            built = work_dir / "pack.zip"
+            with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as z:
+                for p in sorted(root.rglob("*")):
+                    if p.is_file():
+                        z.write(p, p.relative_to(root).as_posix())
+        else:
+            built = root
+        _check_target(target, force=force)  # again: something may have appeared while we were building
+        _place(built, target, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return target
+
+
+def _build(app: Inkseal, match_id: int, root: Path, *, passphrase: str, lang: str,
+           damages: DamagesInput | None, tsa_url: str | None) -> None:
     from inkseal.seal.inspect import inspect_bytes
 
     m = app.registry.match(match_id)
     work = app.registry.work(m.work_id)
-    root = out.with_suffix("") if as_zip else out
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
     rel = lambda p: Path(p).relative_to(root).as_posix()  # noqa: E731
     files: dict[str, str] = {}
 
@@ -81,7 +177,8 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
     suspect_bytes = app.registry.objects.get(s.sha256)
     suspect_img = load_image(suspect_bytes)
     files["suspect"] = rel(_write(root / "suspect" / f"suspect.{EXT.get(suspect_img.format, 'bin')}", suspect_bytes))
-    source = {"source": s.source, "kind": s.source_kind, "page_url": s.page_url, "location": s.location,
+    source = {"source": public_text(s.source), "kind": s.source_kind, "page_url": s.page_url,
+              "location": public_text(s.location),
               "captured_at": s.captured_at.isoformat() if s.captured_at else None,
               "seen_at": s.seen_at.isoformat(), "sha256": s.sha256, "width": s.width, "height": s.height}
     files["suspect_source"] = rel(_write(root / "suspect" / "source.json", json.dumps(source, ensure_ascii=False, indent=2)))
@@ -121,7 +218,7 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
         wm_meta = sealed.regions["watermark"]
         ref_bytes = app.registry.objects.get(wm_meta["reference_sha256"])
         files["watermark_reference"] = rel(_write(root / "work" / "prewatermark.png", ref_bytes))
-        key = app.keys.watermark_key_for(m.work_id)
+        key = app.keys.watermark_key_for(m.work_id, passphrase)
         files["watermark_key"] = rel(_write(root / "work" / "watermark.key", key.hex()))
         det = watermark.detect_informed(suspect_img.rgb, load_image(ref_bytes).rgb, np.array(m.scores["affine"]),
                                         key, [m.work_id])
@@ -138,7 +235,8 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
 
     # -- scale of use: other matches on the same site --------------------------------------------------
     host = _host(s.page_url) or _host(s.source)
-    others = [{"match_id": o.id, "work_id": o.work_id, "source": o.suspect.source, "page_url": o.suspect.page_url,
+    others = [{"match_id": o.id, "work_id": o.work_id, "source": public_text(o.suspect.source),
+               "page_url": o.suspect.page_url,
                "score": round(o.score, 2)} for o in app.registry.matches()
               if o.id != m.id and host and host in (_host(o.suspect.page_url), _host(o.suspect.source))]
 
@@ -164,9 +262,9 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
              f"C2PA {c2pa['state'] if c2pa else '无'}；署名位置 {sig_box}"),
         fact("suspect_use", True, ["suspect", "suspect_source"] + [k for k in CAPTURE_FILES if k in files],
              ["files", *capture["checks"]],
-             f"{s.source} ({s.page_url or s.source_kind}), SHA-256 {s.sha256[:16]}…"
+             f"{source['source']} ({s.page_url or s.source_kind}), SHA-256 {s.sha256[:16]}…"
              + "".join(f"; {note}" for note in capture["notes"]),
-             f"{s.source}（{s.page_url or s.source_kind}），SHA-256 {s.sha256[:16]}…"
+             f"{source['source']}（{s.page_url or s.source_kind}），SHA-256 {s.sha256[:16]}…"
              + "".join(f"；{note}" for note in capture["notes_zh"])),
         fact("same_image", True, ["figure_side_by_side", "figure_overlay", "watermark_reference", "watermark_key"],
              ["watermark"] if wm_result and wm_result["detected"] else [], f"score {m.score:.1f}; watermark "
@@ -220,15 +318,6 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
         from inkseal.journal.timestamp import request_timestamp
 
         _write(root / "MANIFEST.tsr", request_timestamp(tsa_url, manifest.encode()))
-    if as_zip:
-        target = out if out.suffix == ".zip" else out.with_suffix(".zip")
-        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
-            for p in sorted(root.rglob("*")):
-                if p.is_file():
-                    z.write(p, p.relative_to(root).as_posix())
-        shutil.rmtree(root)
-        return target
-    return root
 
 
 SIG_STATUS_ZH = {"intact": "完整", "cut": "被裁掉", "altered": "被改动", "unknown": "未知"}

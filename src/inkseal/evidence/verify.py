@@ -17,104 +17,207 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import re
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from inkseal.evidence.zipread import PackArchiveError, ZipLimits, ZipPack, safe_relative
+from inkseal.i18n import t
 from inkseal.journal.keys import key_id, load_public, verify_signature
-from inkseal.journal.log import Bundle, verify_bundle
+from inkseal.journal.log import Bundle, CheckpointRecord, verify_bundle
+
+MANIFEST_FILES = ("MANIFEST.sha256", "MANIFEST.sig", "MANIFEST.tsr")
+_LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
 
 
 @dataclass
 class PackReport:
     checks: dict[str, tuple[bool, str]] = field(default_factory=dict)
     facts: list[dict] = field(default_factory=list)
+    checks_zh: dict[str, str] = field(default_factory=dict)  # Chinese detail, where a check has one
+    signer: dict = field(default_factory=dict)  # key id (fingerprint), name as evidence.json gives it, pinned
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (English, Chinese): what the result cannot say
 
     @property
     def ok(self) -> bool:
         return all(ok for ok, _ in self.checks.values()) and all(f["verified"] for f in self.facts if f["status"] == "proven")
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "checks": {k: {"ok": ok, "detail": d} for k, (ok, d) in self.checks.items()},
+        return {"ok": self.ok, "signer": self.signer, "notes": [en for en, _ in self.notes],
+                "checks": {k: {"ok": ok, "detail": d} | ({"detail_zh": self.checks_zh[k]} if k in self.checks_zh else {})
+                           for k, (ok, d) in self.checks.items()},
                 "facts": self.facts}
 
-
-def verify_pack(path: Path) -> PackReport:
-    if path.is_file() and zipfile.is_zipfile(path):
-        with tempfile.TemporaryDirectory() as tmp:
-            with zipfile.ZipFile(path) as z:
-                for info in z.infolist():
-                    if info.filename.startswith("/") or ".." in Path(info.filename).parts:
-                        rep = PackReport()
-                        rep.checks["files"] = (False, f"unsafe path in archive: {info.filename}")
-                        return rep
-                z.extractall(tmp)
-            return _verify_dir(Path(tmp))
-    return _verify_dir(path)
+    def fail(self, name: str, en: str, zh: str) -> PackReport:
+        self.checks[name] = (False, en)
+        self.checks_zh[name] = zh
+        return self
 
 
-def _verify_dir(root: Path) -> PackReport:
+def normalise_fingerprint(text: str) -> str:
+    """A key fingerprint as typed (spaces, colons, any case) -> lower-case hex; at least 32 digits (128 bits)."""
+    hexdigits = re.sub(r"[\s:]", "", text).lower()
+    if not re.fullmatch(r"[0-9a-f]{32,64}", hexdigits):
+        raise ValueError("a fingerprint is 32 to 64 hex digits (the key id `inkseal keys show` prints)")
+    return hexdigits
+
+
+def verify_pack(path: Path, *, pinned_key: str | None = None, pinned_checkpoint: CheckpointRecord | None = None,
+                limits: ZipLimits | None = None) -> PackReport:
+    """Check a pack folder or zip. `pinned_key`: a key id (or a prefix of 32+ hex digits) the verifier got
+    from the author; without one the report says whose key it trusted and what that cannot prove."""
+    pinned_key = normalise_fingerprint(pinned_key) if pinned_key is not None else None
+    try:
+        if path.is_file():
+            with ZipPack(path, limits) as z, tempfile.TemporaryDirectory(prefix="inkseal-verify-") as tmp:
+                z.extract_to(Path(tmp))
+                return _verify_dir(Path(tmp), pinned_key, pinned_checkpoint)
+        if not path.is_dir():
+            return PackReport().fail("archive", f"{path} is neither a pack folder nor a zip",
+                                     f"{path} 不是证据包文件夹或 zip")
+        return _verify_dir(path, pinned_key, pinned_checkpoint)
+    except PackArchiveError as exc:
+        return PackReport().fail("archive", str(exc), f"压缩包被拒绝：{exc}")
+    except Exception as exc:  # noqa: BLE001 - a malformed pack (odd JSON shapes, ...) is a failed check, never a crash
+        return PackReport().fail("pack", f"malformed pack: {type(exc).__name__}: {str(exc)[:160]}",
+                                 "证据包格式错误，无法核验")
+
+
+def _walk(root: Path) -> tuple[set[str], list[str]]:
+    """Regular files under root (relative, posix) and anything that is not (symlinks, devices, fifos)."""
+    files, odd = set(), []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            rel = p.relative_to(root).as_posix()
+            if p.is_symlink():
+                odd.append(rel)
+            elif name in filenames:
+                (files.add(rel) if p.is_file() else odd.append(rel))
+    return files, odd
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:  # streamed: a pack may hold large originals and page captures
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _parse_manifest(manifest: str) -> tuple[dict[str, str], list[str]]:
+    listed: dict[str, str] = {}
+    problems = []
+    for no, line in enumerate(manifest.splitlines(), start=1):
+        m = _LINE.match(line)
+        if not m:
+            problems.append(f"MANIFEST line {no} is malformed")
+        elif not safe_relative(m.group(2)) or m.group(2) in MANIFEST_FILES:
+            problems.append(f"MANIFEST line {no} names a path outside the pack: {m.group(2)[:80]!r}")
+        elif m.group(2) in listed:
+            problems.append(f"MANIFEST lists {m.group(2)} twice")
+        else:
+            listed[m.group(2)] = m.group(1)
+    return listed, problems
+
+
+def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: CheckpointRecord | None = None) -> PackReport:
     rep = PackReport()
     c = rep.checks
+    present, odd = _walk(root)
+    if odd:  # a link could make any check below read a file outside the pack: refuse before reading
+        return rep.fail("files", f"not plain files (links): {', '.join(sorted(odd))}",
+                        f"包含链接等非普通文件：{'、'.join(sorted(odd))}")
     try:
         manifest = (root / "MANIFEST.sha256").read_text(encoding="utf-8")
         sig = base64.b64decode((root / "MANIFEST.sig").read_text().strip(), validate=True)
         public = load_public((root / "journal" / "public_key.pem").read_bytes())
-        c["manifest_signature"] = (verify_signature(public, sig, manifest.encode()),
-                                   f"key {key_id(public)[:16]}…")
+        kid = key_id(public)
+        c["manifest_signature"] = (verify_signature(public, sig, manifest.encode()), f"signed by key {kid}")
     except Exception as exc:  # noqa: BLE001 - any unreadable part is a failed check, named
-        c["manifest_signature"] = (False, f"unreadable: {exc}")
-        return rep
+        return rep.fail("manifest_signature", f"unreadable: {str(exc).splitlines()[0] if str(exc) else exc!r}",
+                        "MANIFEST 或其签名无法读取")
+    rep.signer = {"key_id": kid, "name": None, "pinned": pinned_key is not None}
+    if pinned_key is not None:
+        if kid.startswith(pinned_key):
+            c["trusted_key"] = (True, f"the pack is signed by the pinned key {kid}")
+        else:
+            rep.fail("trusted_key", f"the pack is signed by key {kid[:16]}…, NOT the pinned key {pinned_key[:16]}…",
+                     f"证据包由密钥 {kid[:16]}… 签署，不是指定的可信密钥 {pinned_key[:16]}…")
+    else:
+        rep.notes.append((t("verify_unpinned", "en", kid=kid), t("verify_unpinned", "zh", kid=kid)))
     tsr = root / "MANIFEST.tsr"
     if tsr.exists():
         c["manifest_timestamp"] = _check_manifest_timestamp(tsr.read_bytes(), manifest.encode())
-    listed: dict[str, str] = {}
-    bad = []
-    for line in manifest.splitlines():
-        digest, _, name = line.partition("  ")
-        listed[name] = digest
-        p = root / name
-        if not p.is_file() or hashlib.sha256(p.read_bytes()).hexdigest() != digest:
-            bad.append(name)
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.name.startswith("MANIFEST.")}
-    extra = sorted(present - set(listed))
-    c["files"] = (not bad and not extra, f"{len(listed)} files; changed: {', '.join(bad) or 'none'}; "
-                                         f"unlisted: {', '.join(extra) or 'none'}")
-    try:
-        evidence = json.loads((root / "evidence.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        c["evidence"] = (False, f"evidence.json unreadable: {exc}")
-        return rep
-    c["signer"] = (evidence.get("signer", {}).get("key_id") == key_id(public), "evidence.json names this key")
-    files = evidence.get("files", {})
+
+    # -- files: every listed file hashes right, nothing else is there, nothing points outside ---------------
+    listed, manifest_problems = _parse_manifest(manifest)
+    bad = [name for name, digest in listed.items() if name not in present or _sha256(root / name) != digest]
+    extra = sorted(present - set(listed) - set(MANIFEST_FILES))
+    c["files"] = (not bad and not extra and not manifest_problems,
+                  f"{len(listed)} files; changed: {', '.join(bad) or 'none'}; unlisted: {', '.join(extra) or 'none'}"
+                  + "".join(f"; {p}" for p in manifest_problems))
+    if not c["files"][0]:
+        rep.checks_zh["files"] = (f"{len(listed)} 个文件；被改动：{'、'.join(bad) or '无'}；未列出：{'、'.join(extra) or '无'}"
+                                  + ("；MANIFEST 格式错误或含包外路径" if manifest_problems else ""))
+    intact = {n for n in listed if n not in bad}
+
+    def member(name: object) -> Path:
+        """A file evidence.json names: only one the signed MANIFEST lists and that hashed right."""
+        if not isinstance(name, str) or name not in intact:
+            raise ValueError(f"{name!r} is not an intact file listed in the MANIFEST")
+        return root / name
 
     try:
-        bundle = Bundle.from_jsonl((root / files["journal"]).read_text(encoding="utf-8"))
+        evidence = json.loads(member("evidence.json").read_text(encoding="utf-8"))
+        if not isinstance(evidence, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        rep.fail("evidence", f"evidence.json unreadable: {exc}", "evidence.json 无法读取")
+        return rep
+    rep.signer["name"] = (evidence.get("work") or {}).get("author")
+    c["signer"] = ((evidence.get("signer") or {}).get("key_id") == kid, "evidence.json names this key")
+    files = evidence.get("files") if isinstance(evidence.get("files"), dict) else {}
+    outside = sorted(f"{k}={v!r}"[:100] for k, v in files.items() if not (isinstance(v, str) and v in listed))
+    c["paths"] = (not outside, "every file evidence.json names is in the pack and listed"
+                  + (f"; not: {', '.join(outside)}" if outside else ""))
+    if outside:
+        rep.checks_zh["paths"] = f"evidence.json 指向包外或未列出的文件：{'、'.join(outside)}"
+
+    try:
+        bundle = Bundle.from_jsonl(member(files.get("journal")).read_text(encoding="utf-8"))
         from inkseal.journal.timestamp import check_timestamp
 
-        jr = verify_bundle(bundle, timestamp_checker=check_timestamp)
+        jr = verify_bundle(bundle, timestamp_checker=check_timestamp, pinned_checkpoint=pinned_checkpoint,
+                           pinned_key=None if pinned_key is None else _full(pinned_key, bundle, kid))
         bad_ts = [t for t in jr.timestamps if not t.get("ok")]
         latest = max(bundle.checkpoints, key=lambda cp: cp.size) if bundle.checkpoints else None
         named = (evidence.get("journal") or {}).get("latest_checkpoint") or {}
         same = (latest is None and not named) or (latest is not None and named.get("root_hash") == latest.root_hash
                                                   and named.get("size") == latest.size)
-        c["journal"] = (jr.ok and same and not bad_ts, f"{jr.entries} entries, {jr.signed_size} signed, "
-                                                       f"{len(jr.timestamps)} timestamp(s); latest checkpoint "
-                                        f"{'matches' if same else 'DIFFERS from'} evidence.json"
-                        + ("" if jr.ok else f"; {jr.problems[0].message}"))
-    except (OSError, ValueError, KeyError) as exc:
-        c["journal"] = (False, f"journal unreadable: {exc}")
+        # The manifest's key must be the journal's key in force at its end: one author, one chain.
+        same_key = jr.current_key is None or jr.current_key == kid
+        problem = "" if jr.ok else f"; {jr.problems[0].message}"
+        if not same_key:
+            problem += f"; the journal is signed by {jr.current_key[:16]}…, not by the pack's key {kid[:16]}…"
+        c["journal"] = (jr.ok and same and same_key and not bad_ts,
+                        f"{jr.entries} entries, {jr.signed_size} signed, {len(jr.timestamps)} timestamp(s); "
+                        f"latest checkpoint {'matches' if same else 'DIFFERS from'} evidence.json" + problem)
+        if not c["journal"][0]:
+            rep.checks_zh["journal"] = ("创作日志校验失败：" + ("最新检查点与 evidence.json 不符（日志被截断或替换）；"
+                                                      if not same else "") + ("签名密钥不一致；" if not same_key else "")
+                                        + (jr.problems[0].message if jr.problems else ""))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        rep.fail("journal", f"journal unreadable: {exc}", "创作日志无法读取")
 
     if "published" in files and "c2pa_anchor" in files:
         try:
             from inkseal.seal.c2pa_sign import validate
 
-            data = (root / files["published"]).read_bytes()
+            data = member(files["published"]).read_bytes()
             fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}.get(files["published"].rsplit(".", 1)[-1], "PNG")
-            state = validate(data, fmt, (root / files["c2pa_anchor"]).read_bytes())["state"]
+            state = validate(data, fmt, member(files["c2pa_anchor"]).read_bytes())["state"]
             recorded = evidence.get("published_c2pa_state")
             c["c2pa"] = (state == recorded and state in ("Trusted", "Valid"), f"{state} (recorded {recorded})")
         except Exception as exc:  # noqa: BLE001 - a broken file is a failed check, not a crash
@@ -125,9 +228,9 @@ def _verify_dir(root: Path) -> PackReport:
             from inkseal.imaging import load_image
             from inkseal.seal import watermark
 
-            key = bytes.fromhex((root / files["watermark_key"]).read_text().strip())
-            det = watermark.detect_informed(load_image((root / files["suspect"]).read_bytes()).rgb,
-                                            load_image((root / files["watermark_reference"]).read_bytes()).rgb,
+            key = bytes.fromhex(member(files["watermark_key"]).read_text().strip())
+            det = watermark.detect_informed(load_image(member(files["suspect"]).read_bytes()).rgb,
+                                            load_image(member(files["watermark_reference"]).read_bytes()).rgb,
                                             np.array(evidence["match"]["scores"]["affine"]), key,
                                             [evidence["work"]["id"]])
             recorded = evidence["watermark"]
@@ -138,16 +241,24 @@ def _verify_dir(root: Path) -> PackReport:
         except Exception as exc:  # noqa: BLE001 - a broken file is a failed check, not a crash
             c["watermark"] = (False, f"cannot re-run the decode: {str(exc).splitlines()[0] if str(exc) else exc}")
 
-    _check_capture(root, evidence, files, c)
+    _check_capture(member, evidence, files, c)
 
     for f in evidence.get("facts", []):
-        needed = [*f.get("checks", []), "files", "manifest_signature"]
+        needed = [*f.get("checks", []), "files", "manifest_signature", "paths", *(["trusted_key"] if "trusted_key" in c else [])]
         verified = all(c.get(k, (False, ""))[0] for k in needed)  # a check that could not run counts as failed
         rep.facts.append({**f, "verified": verified if f["status"] == "proven" else False})
     return rep
 
 
-def _check_capture(root: Path, evidence: dict, files: dict, c: dict) -> None:
+def _full(pinned: str, bundle: Bundle, manifest_kid: str) -> str:
+    """Expand a pinned fingerprint prefix to the full key id it names among the keys the pack shows."""
+    for kid in [manifest_kid, *bundle.public_keys, *(cp.key_id for cp in bundle.checkpoints)]:
+        if kid.startswith(pinned):
+            return kid
+    return pinned
+
+
+def _check_capture(member, evidence: dict, files: dict, c: dict) -> None:  # type: ignore[no-untyped-def]
     from inkseal.evidence import capture
 
     suspect = evidence.get("suspect") or {}
@@ -156,11 +267,11 @@ def _check_capture(root: Path, evidence: dict, files: dict, c: dict) -> None:
         if "screenshot" in wanted:
             from inkseal.imaging import load_image
 
-            c["screenshot"] = capture.check_screenshot((root / files["page_screenshot"]).read_bytes(),
-                                                       load_image((root / files["suspect"]).read_bytes()).rgb,
+            c["screenshot"] = capture.check_screenshot(member(files.get("page_screenshot")).read_bytes(),
+                                                       load_image(member(files.get("suspect")).read_bytes()).rgb,
                                                        (evidence.get("capture") or {}).get("box"))
         if "warc" in wanted:
-            c["warc"] = capture.check_warc((root / files["warc_record"]).read_bytes(), suspect.get("sha256", ""),
+            c["warc"] = capture.check_warc(member(files.get("warc_record")).read_bytes(), suspect.get("sha256", ""),
                                            suspect.get("source", ""))
     except Exception as exc:  # noqa: BLE001 - a missing or broken file is a failed check, named
         for name in wanted:
@@ -169,8 +280,6 @@ def _check_capture(root: Path, evidence: dict, files: dict, c: dict) -> None:
 
 def _check_manifest_timestamp(token: bytes, manifest: bytes) -> tuple[bool, str]:
     """The RFC 3161 token must cover exactly this manifest (chain checked when INKSEAL_TSA_ROOTS is set)."""
-    import os
-
     try:
         from rfc3161_client import decode_timestamp_response
 

@@ -7,7 +7,8 @@ Lifecycle of the data:
     curation (selected, rejected, edited, published) ──────────────┤
                                                                    ▼
     journal_entries  canonical JSON payload -> RFC 9162 leaf -> Ed25519 entry signature
-          │ (append-only; seq is the leaf index; never updated, never deleted)
+          │ (append-only; seq is the leaf index; never updated, never deleted; assigned under
+          │  the registry's "journal" write lock, so several processes may append at once)
           ▼
     journal_checkpoints  signed (size, root) tree heads, optional RFC 3161 timestamp
           │

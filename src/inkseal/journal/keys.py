@@ -1,7 +1,12 @@
 """The author's signing key: Ed25519, private half encrypted at rest with a passphrase.
 
-    $INKSEAL_HOME/keys/author.key   PKCS#8 PEM, encrypted (cryptography's best available scheme)
-    $INKSEAL_HOME/keys/author.pub   SubjectPublicKeyInfo PEM
+    $INKSEAL_HOME/keys/author.key     PKCS#8 PEM, encrypted (cryptography's best available scheme)
+    $INKSEAL_HOME/keys/author.pub     SubjectPublicKeyInfo PEM
+    $INKSEAL_HOME/keys/c2pa/          C2PA chain, trust anchor, encrypted signer key
+    $INKSEAL_HOME/keys/watermark.key  32-byte watermark master key, encrypted with the same passphrase
+                                      (scrypt + AES-256-GCM, see `seal_secret`)
+
+keys/ is 0700 and every file in it 0600 (checked and repaired by `fix_permissions()` at open).
 
 The key id is the SHA-256 of the raw public key, hex: short enough to print, long enough to be
 unambiguous. The passphrase comes from the caller (CLI prompt, --passphrase-file, or the
@@ -10,8 +15,10 @@ INKSEAL_PASSPHRASE environment variable for scripts); it is never stored.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +27,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from inkseal.errors import InksealError
 
@@ -44,12 +53,76 @@ def load_public(pem: str | bytes) -> Ed25519PublicKey:
     return key
 
 
+# -- a small secret (the watermark master key) encrypted with the passphrase ----------------------
+# PKCS#8 only wraps private keys, so raw secrets get a tiny self-describing JSON envelope built from
+# cryptography's primitives: scrypt (memory-hard KDF) and AES-256-GCM (authenticated: a wrong
+# passphrase or an edited file is detected, never decrypted into a wrong key).
+SECRET_FORMAT = "inkseal-secret"
+_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+
+
+def _kdf(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())
+
+
+def seal_secret(secret: bytes, passphrase: str, purpose: str) -> bytes:
+    salt, nonce = os.urandom(16), os.urandom(12)
+    box = AESGCM(_kdf(passphrase, salt, **_SCRYPT)).encrypt(nonce, secret, purpose.encode())
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    doc = {"format": SECRET_FORMAT, "version": 1, "purpose": purpose, "kdf": "scrypt", **_SCRYPT,
+           "cipher": "aes-256-gcm", "salt": b64(salt), "nonce": b64(nonce), "ciphertext": b64(box)}
+    return (json.dumps(doc, indent=1) + "\n").encode()
+
+
+def is_sealed_secret(data: bytes) -> bool:
+    # A legacy watermark key is exactly 32 raw bytes (which may well start with "{").
+    return len(data) != 32 and data.lstrip().startswith(b"{")
+
+
+def open_secret(data: bytes, passphrase: str, purpose: str) -> bytes:
+    """Decrypt `seal_secret` output; KeyError_ with one line on a wrong passphrase or a damaged file."""
+    try:
+        doc = json.loads(data)
+        if doc.get("format") != SECRET_FORMAT or doc.get("kdf") != "scrypt" or doc.get("purpose") != purpose:
+            raise ValueError("unknown format")
+        n, r, p = int(doc["n"]), int(doc["r"]), int(doc["p"])
+        if not (2**10 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):  # a hostile file must not cost GBs
+            raise ValueError("scrypt parameters out of range")
+        salt, nonce, box = (base64.b64decode(doc[k], validate=True) for k in ("salt", "nonce", "ciphertext"))
+    except (ValueError, KeyError, TypeError):
+        raise KeyError_(f"the {purpose} file is damaged or not an inkseal key / {purpose} 文件已损坏") from None
+    try:
+        return AESGCM(_kdf(passphrase, salt, n, r, p)).decrypt(nonce, box, purpose.encode())
+    except Exception:  # InvalidTag: wrong passphrase, or the file was altered
+        raise KeyError_(f"wrong passphrase for the {purpose} / {purpose} 的口令错误") from None
+
+
+# Watermark master keys already opened in this process, by the SHA-256 of their encrypted file: a
+# command that was given the passphrase once (seal, evidence) does not pay scrypt again.
+_UNLOCKED: dict[str, bytes] = {}
+_ACCEPTED: set[tuple[str, str]] = set()  # (file digest, passphrase digest) already checked against it
+
+
+def _pass_digest(passphrase: str) -> str:
+    return hashlib.sha256(passphrase.encode()).hexdigest()
+
+
 def verify_signature(public: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
     try:
         public.verify(signature, message)
         return True
     except InvalidSignature:
         return False
+
+
+def _chmod_private(path: Path, mode: int) -> None:
+    """Take group and other bits away (never add any): `mode` is the most we allow."""
+    try:
+        current = path.stat().st_mode & 0o777
+        if current & ~mode:
+            os.chmod(path, current & mode)
+    except OSError:
+        pass  # not ours (another user's file on a shared home): reading still works, say nothing
 
 
 @dataclass
@@ -76,8 +149,17 @@ class KeyStore:
         private = Ed25519PrivateKey.generate()
         self._write(private, passphrase)
         self.init_c2pa(passphrase, creator)
-        self._write_secret(self.watermark_path, os.urandom(32))
+        self._store_watermark_key(os.urandom(32), passphrase)
         return key_id(private.public_key())
+
+    def fix_permissions(self) -> None:
+        """keys/ 0700, every file under it 0600: repairs homes made by older versions (or a copy)."""
+        if not self.directory.exists():
+            return
+        for d, _dirs, files in os.walk(self.directory):
+            _chmod_private(Path(d), 0o700)
+            for f in files:
+                _chmod_private(Path(d) / f, 0o600)
 
     # -- C2PA credentials and the watermark key ---------------------------------------------
     @property
@@ -88,8 +170,13 @@ class KeyStore:
     def watermark_path(self) -> Path:
         return self.directory / "watermark.key"
 
+    def _mkdir(self, path: Path) -> None:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for d in (self.directory, path):
+            _chmod_private(d, 0o700)
+
     def _write_secret(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(path.parent)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -111,9 +198,8 @@ class KeyStore:
         key = load_pem_private_key(key_pem, None)
         encrypted = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.BestAvailableEncryption(passphrase.encode()))
-        self.c2pa_dir.mkdir(parents=True, exist_ok=True)
-        (self.c2pa_dir / "chain.pem").write_bytes(chain_pem)
-        (self.c2pa_dir / "anchor.pem").write_bytes(ca_pem)
+        self._write_secret(self.c2pa_dir / "chain.pem", chain_pem)
+        self._write_secret(self.c2pa_dir / "anchor.pem", ca_pem)
         self._write_secret(self.c2pa_dir / "signer.key", encrypted)
 
     def c2pa_credentials(self, passphrase: str) -> tuple[bytes, bytes, bytes]:
@@ -132,21 +218,62 @@ class KeyStore:
         p = self.c2pa_dir / "anchor.pem"
         return p.read_bytes() if p.exists() else None
 
-    def watermark_key(self) -> bytes:
+    # The watermark master key is encrypted with the passphrase. Files written by older versions hold
+    # the 32 raw bytes: they are still read without a passphrase, and re-encrypted in place the first
+    # time a passphrase is given (`unlock_watermark`, `seal`, `evidence`, or `keys init` on a new home).
+    def _store_watermark_key(self, master: bytes, passphrase: str) -> None:
+        sealed = seal_secret(master, passphrase, "watermark key")
+        self._write_secret(self.watermark_path, sealed)
+        digest = hashlib.sha256(sealed).hexdigest()
+        _UNLOCKED[digest] = master
+        _ACCEPTED.add((digest, _pass_digest(passphrase)))
+
+    def _watermark_file(self) -> bytes:
         if not self.watermark_path.exists():
-            raise KeyError_("no watermark key yet: run `inkseal keys init`")
+            raise KeyError_("no watermark key yet: run `inkseal keys init` / 尚无水印密钥：请运行 `inkseal keys init`")
         return self.watermark_path.read_bytes()
 
-    def watermark_key_for(self, work_id: int) -> bytes:
+    def watermark_locked(self) -> bool:
+        """True when the watermark key exists but needs a passphrase this process has not been given."""
+        if not self.watermark_path.exists():
+            return False
+        data = self._watermark_file()
+        return is_sealed_secret(data) and hashlib.sha256(data).hexdigest() not in _UNLOCKED
+
+    def unlock_watermark(self, passphrase: str) -> None:
+        """Open the watermark key with `passphrase` for the rest of this process (and encrypt a legacy one)."""
+        self.watermark_key(passphrase)
+
+    def watermark_key(self, passphrase: str | None = None) -> bytes:
+        data = self._watermark_file()
+        if not is_sealed_secret(data):  # legacy plaintext: migrate as soon as we can
+            if len(data) != 32:
+                raise KeyError_("the watermark key file is damaged / 水印密钥文件已损坏")
+            if passphrase is not None:
+                self._store_watermark_key(data, passphrase)
+            return data
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in _UNLOCKED and (passphrase is None or (digest, _pass_digest(passphrase)) in _ACCEPTED):
+            return _UNLOCKED[digest]
+        if passphrase is None:
+            raise KeyError_("the watermark key is encrypted: give the passphrase (INKSEAL_PASSPHRASE, "
+                            "--passphrase-file or the prompt) / 水印密钥已加密：请提供口令")
+        master = open_secret(data, passphrase, "watermark key")  # a wrong passphrase is always caught
+        _UNLOCKED[digest] = master
+        _ACCEPTED.add((digest, _pass_digest(passphrase)))
+        return master
+
+    def watermark_key_for(self, work_id: int, passphrase: str | None = None) -> bytes:
         """Each work is marked with its own key derived from the master key, so that an evidence pack
         can disclose one work's key (anyone can then re-check that decode) without exposing the rest."""
-        return hmac.new(self.watermark_key(), f"inkseal-wm/1 work {int(work_id)}".encode(), hashlib.sha256).digest()
+        return hmac.new(self.watermark_key(passphrase), f"inkseal-wm/1 work {int(work_id)}".encode(),
+                        hashlib.sha256).digest()
 
     def _write(self, private: Ed25519PrivateKey, passphrase: str) -> None:
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.BestAvailableEncryption(passphrase.encode()))
         self._write_secret(self.private_path, pem)
-        self.public_path.write_text(public_pem(private.public_key()))
+        self._write_secret(self.public_path, public_pem(private.public_key()).encode())
 
     def public(self) -> Ed25519PublicKey:
         if not self.public_path.exists():

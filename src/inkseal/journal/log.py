@@ -5,6 +5,18 @@
     leaf           RFC 9162 leaf hash of the payload bytes
     entry sig      Ed25519 over "inkseal-journal-entry/v1\\n<seq>\\n<leaf hex>\\n" - names a tampered entry
     checkpoint     Ed25519 over "inkseal-journal-checkpoint/v1\\n<size>\\n<root hex>\\n<time>\\n<key id>\\n"
+    key rotation   an entry of kind "note" whose data is {"key_rotation": {"previous_key_id", "new_key_id",
+                   "new_public_key" (PEM), "new_key_signature"}}; the entry is signed by the previous key, and
+                   new_key_signature is the new key's Ed25519 signature over
+                   "inkseal-journal-key-rotation/v1\\n<previous key id>\\n<new key id>\\n" (proof of possession)
+
+Whose key: the journal is one chain of authority. The first signature (entry or checkpoint) names the
+starting key; every later signature must be by the key in force at that point of the log, and the key
+changes only at a rotation entry signed by the key it replaces. A verifier that pins a key (one it got
+from the author, not from the journal) also requires that key to be in the chain. Without a pin, a valid
+journal proves only that whoever holds the starting key wrote all of it in this order - anyone can make a
+new key and sign a whole forged journal with it. A pinned checkpoint (size, root, signed by the chain)
+detects a journal whose tail was cut off or whose history was rewritten since that checkpoint.
 
 A `Bundle` is the whole journal in one self-contained form (database rows or an exported JSONL
 file); `verify_bundle` needs nothing else - no registry, no network - and reports the first bad entry.
@@ -24,8 +36,50 @@ FORMAT = "inkseal-journal"
 VERSION = 1
 
 
+class NotCanonical(ValueError):
+    """A value canonical JSON cannot carry (NaN, ±Infinity): store it as a string instead."""
+
+
 def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    """Sorted keys, no spaces, UTF-8. NaN and ±Infinity are refused by design: JSON has no such numbers,
+    and a value that other parsers read differently cannot be signed (importers store them as strings)."""
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode("utf-8")
+    except ValueError as exc:
+        if "JSON compliant" in str(exc):
+            raise NotCanonical("canonical JSON cannot hold NaN or Infinity; store such a value as a string "
+                               "/ 规范 JSON 不能包含 NaN 或无穷大，请以字符串保存") from None
+        raise
+
+
+def rotation_message(previous_kid: str, new_kid: str) -> bytes:
+    return f"inkseal-journal-key-rotation/v1\n{previous_kid}\n{new_kid}\n".encode()
+
+
+def load_checkpoint(text: str) -> CheckpointRecord:
+    """A pinned checkpoint: one checkpoint line (`journal checkpoint --save`), or a whole exported journal
+    (its largest checkpoint). Raises ValueError when the text holds no checkpoint."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) == 1:
+        row = _strict(lines[0], LINE_FIELDS["checkpoint"])
+        if row.get("type") != "checkpoint":
+            raise ValueError("not a checkpoint line")
+        token = row.get("timestamp_token")
+        return CheckpointRecord(int(row["size"]), row["root_hash"], row["signed_at"], row["key_id"],
+                                row["public_key"], row["signature"],
+                                base64.b64decode(token, validate=True) if token else None, row.get("tsa_url"))
+    bundle = Bundle.from_jsonl(text if text.endswith("\n") else text + "\n")
+    if not bundle.checkpoints:
+        raise ValueError("the file holds no checkpoint")
+    return max(bundle.checkpoints, key=lambda c: c.size)
+
+
+def checkpoint_line(c: CheckpointRecord) -> str:
+    return canonical({"type": "checkpoint", "size": c.size, "root_hash": c.root_hash, "signed_at": c.signed_at,
+                      "key_id": c.key_id, "public_key": c.public_key, "signature": c.signature,
+                      "tsa_url": c.tsa_url, "timestamp_token": base64.b64encode(c.timestamp_token).decode()
+                      if c.timestamp_token else None}).decode()
 
 
 def entry_message(seq: int, leaf_hex: str) -> bytes:
@@ -73,11 +127,7 @@ class Bundle:
             lines.append(canonical({"type": "entry", "seq": e.seq, "payload": e.payload, "leaf_hash": e.leaf_hash,
                                     "key_id": e.key_id, "signature": e.signature}).decode())
         for c in self.checkpoints:
-            lines.append(canonical({"type": "checkpoint", "size": c.size, "root_hash": c.root_hash,
-                                    "signed_at": c.signed_at, "key_id": c.key_id, "public_key": c.public_key,
-                                    "signature": c.signature, "tsa_url": c.tsa_url,
-                                    "timestamp_token": base64.b64encode(c.timestamp_token).decode()
-                                    if c.timestamp_token else None}).decode())
+            lines.append(checkpoint_line(c))
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -152,10 +202,22 @@ class VerifyReport:
     root_hash: str
     problems: list[Problem] = field(default_factory=list)
     timestamps: list[dict] = field(default_factory=list)
+    key_chain: list[str] = field(default_factory=list)  # key ids in force, oldest first (rotations in between)
+    pinned_key: str | None = None  # the key id the verifier was told to trust, if any
+    pinned_checkpoint: int | None = None  # size of the pinned checkpoint checked against, if any
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def trusted_key(self) -> str | None:
+        """The key the journal starts with (the fingerprint to compare with the author's)."""
+        return self.key_chain[0] if self.key_chain else None
+
+    @property
+    def current_key(self) -> str | None:
+        return self.key_chain[-1] if self.key_chain else None
 
     @property
     def first_bad_entry(self) -> int | None:
@@ -166,6 +228,8 @@ class VerifyReport:
         return {"ok": self.ok, "entries": self.entries, "checkpoints": self.checkpoints,
                 "signed_size": self.signed_size, "root_hash": self.root_hash,
                 "first_bad_entry": self.first_bad_entry, "timestamps": self.timestamps,
+                "key_chain": self.key_chain, "trusted_key": self.trusted_key, "pinned_key": self.pinned_key,
+                "pinned_checkpoint": self.pinned_checkpoint,
                 "problems": [{"entry": p.seq, "message": p.message} for p in self.problems]}
 
 
@@ -178,8 +242,39 @@ def _b64(s: str | None) -> bytes | None:
         return None
 
 
-def verify_bundle(bundle: Bundle, timestamp_checker: Any = None) -> VerifyReport:
-    """Check every entry, every checkpoint and the proofs between them."""
+def _rotation(payload: dict) -> dict | None:
+    data = payload.get("data") if isinstance(payload, dict) else None
+    rot = data.get("key_rotation") if isinstance(data, dict) and payload.get("kind") == "note" else None
+    return rot if isinstance(rot, dict) else None
+
+
+class _Authority:
+    """The key in force while walking the log: set by the first signature, changed only by a rotation
+    entry that the key in force signed."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.chain: list[str] = []
+        self.problems = problems
+
+    def check(self, kid: str | None, seq: int | None, what: str) -> bool:
+        if not kid:
+            return True
+        if not self.chain:
+            self.chain.append(kid)
+            return True
+        if kid != self.chain[-1]:
+            self.problems.append(Problem(seq, f"{what} is signed by key {kid[:16]}…, but the key in force is "
+                                              f"{self.chain[-1][:16]}… and no rotation signed by it hands over "
+                                              "(a key change inside the journal)"))
+            return False
+        return True
+
+
+def verify_bundle(bundle: Bundle, timestamp_checker: Any = None, *, pinned_key: str | None = None,
+                  pinned_checkpoint: CheckpointRecord | None = None) -> VerifyReport:
+    """Check every entry, every checkpoint, the proofs between them, and that one chain of keys signed
+    it all (see "Whose key" above); with `pinned_key` (a key id) that key must be in the chain; with
+    `pinned_checkpoint`, the journal must still hold that checkpoint's entries, unchanged."""
     problems: list[Problem] = []
     entries = sorted(bundle.entries, key=lambda e: e.seq)
     leaves: list[bytes] = []
@@ -187,6 +282,13 @@ def verify_bundle(bundle: Bundle, timestamp_checker: Any = None) -> VerifyReport
     for cp in bundle.checkpoints:
         if keys.setdefault(cp.key_id, cp.public_key) != cp.public_key:
             problems.append(Problem(None, f"checkpoint of size {cp.size} carries a different key than {cp.key_id[:16]}…"))
+    for e in entries:  # rotation entries carry both public keys; a key is data - trust comes from the chain
+        try:
+            rot = _rotation(json.loads(e.payload))
+        except ValueError:
+            rot = None
+        if rot and isinstance(rot.get("previous_key_id"), str) and isinstance(rot.get("previous_public_key"), str):
+            keys.setdefault(rot["previous_key_id"], rot["previous_public_key"])
     public = {}
     for kid, pem in keys.items():
         try:
@@ -199,13 +301,25 @@ def verify_bundle(bundle: Bundle, timestamp_checker: Any = None) -> VerifyReport
             continue
         public[kid] = pk
 
+    authority = _Authority(problems)
+    checkpoints = sorted(bundle.checkpoints, key=lambda c: c.size)
+    cp_keys_at: dict[int, list[CheckpointRecord]] = {}
+    for cp in checkpoints:
+        cp_keys_at.setdefault(cp.size, []).append(cp)
+
+    def checkpoints_at(size: int) -> None:  # a checkpoint of size n is signed after entry n-1
+        for cp in cp_keys_at.get(size, []):
+            authority.check(cp.key_id, None, f"checkpoint of size {cp.size}")
+
     for expected, e in enumerate(entries):
         if e.seq != expected:
             problems.append(Problem(expected, f"entry {expected} is missing (next stored entry is {e.seq})"))
             break
+        checkpoints_at(expected)
         raw = e.payload.encode("utf-8")
         leaf = merkle.leaf_hash(raw)
         leaves.append(leaf)
+        data: Any = None
         try:
             data = json.loads(e.payload)
             if canonical(data) != raw:
@@ -216,15 +330,22 @@ def verify_bundle(bundle: Bundle, timestamp_checker: Any = None) -> VerifyReport
             problems.append(Problem(e.seq, f"entry {e.seq}: payload is not valid JSON"))
         if leaf.hex() != e.leaf_hash:
             problems.append(Problem(e.seq, f"entry {e.seq}: content does not match its hash"))
+        signed_ok = False
         if e.signature or e.key_id:
             sig, pk = _b64(e.signature), public.get(e.key_id or "")
             if sig is None or pk is None or not verify_signature(pk, sig, entry_message(e.seq, leaf.hex())):
                 problems.append(Problem(e.seq, f"entry {e.seq}: author signature is invalid"))
+            else:
+                signed_ok = authority.check(e.key_id, e.seq, f"entry {e.seq}")
+        rot = _rotation(data) if isinstance(data, dict) else None
+        if rot is not None:
+            _rotate(rot, e, signed_ok, authority, public, problems)
+    checkpoints_at(len(leaves))
 
     signed_size = 0
     previous: CheckpointRecord | None = None
     timestamps = []
-    for i, cp in enumerate(sorted(bundle.checkpoints, key=lambda c: c.size)):
+    for i, cp in enumerate(checkpoints):
         label = f"checkpoint {i + 1} (size {cp.size})"
         pk = public.get(cp.key_id)
         sig = _b64(cp.signature)
@@ -263,6 +384,58 @@ def verify_bundle(bundle: Bundle, timestamp_checker: Any = None) -> VerifyReport
         if problems_unsigned:
             problems.append(Problem(None, f"entries {problems_unsigned[0]}..{problems_unsigned[-1]} are not covered "
                                           "by any signature yet: run `inkseal journal checkpoint`"))
+    if pinned_key is not None and pinned_key not in authority.chain:
+        signer = ", ".join(k[:16] + "…" for k in authority.chain) or "no key"
+        problems.append(Problem(None, f"signed by {signer}, not by the pinned key {pinned_key[:16]}… "
+                                      "(a journal signed by someone else)"))
+    if pinned_checkpoint is not None:
+        _check_pinned_checkpoint(pinned_checkpoint, leaves, authority.chain, problems)
     problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
-    return VerifyReport(len(entries), len(bundle.checkpoints), signed_size,
-                        merkle.root(leaves).hex(), problems, timestamps)
+    return VerifyReport(len(entries), len(bundle.checkpoints), signed_size, merkle.root(leaves).hex(), problems,
+                        timestamps, authority.chain, pinned_key,
+                        pinned_checkpoint.size if pinned_checkpoint is not None else None)
+
+
+def _rotate(rot: dict, e: EntryRecord, signed_ok: bool, authority: _Authority, public: dict,
+            problems: list[Problem]) -> None:
+    """Apply a key-rotation entry: valid only when the key in force signed it and the new key proves
+    possession; then the new key is in force from the next entry on."""
+    where = f"entry {e.seq}: key rotation"
+    if not signed_ok or not e.key_id or e.key_id != (authority.chain[-1] if authority.chain else None):
+        problems.append(Problem(e.seq, f"{where} is not signed by the key in force"))
+        return
+    try:
+        new_pk = load_public(str(rot["new_public_key"]))
+        new_kid = key_id(new_pk)
+        proof = _b64(str(rot.get("new_key_signature") or ""))
+        if rot.get("previous_key_id") != e.key_id or rot.get("new_key_id") != new_kid:
+            raise ValueError("names the wrong keys")
+        if proof is None or not verify_signature(new_pk, proof, rotation_message(e.key_id, new_kid)):
+            raise ValueError("the new key's proof of possession is invalid")
+    except Exception as exc:  # noqa: BLE001 - any malformed rotation is a named problem, never a crash
+        problems.append(Problem(e.seq, f"{where} is invalid: {exc}"))
+        return
+    public.setdefault(new_kid, new_pk)
+    if new_kid != authority.chain[-1]:
+        authority.chain.append(new_kid)
+
+
+def _check_pinned_checkpoint(pin: CheckpointRecord, leaves: list[bytes], chain: list[str],
+                             problems: list[Problem]) -> None:
+    try:
+        pk = load_public(pin.public_key)
+        good = key_id(pk) == pin.key_id and verify_signature(
+            pk, _b64(pin.signature) or b"", checkpoint_message(pin.size, pin.root_hash, pin.signed_at, pin.key_id))
+    except Exception:  # noqa: BLE001 - an unreadable pin is a failed check
+        good = False
+    if not good:
+        problems.append(Problem(None, f"the pinned checkpoint (size {pin.size}) has an invalid signature"))
+    elif pin.key_id not in chain:
+        problems.append(Problem(None, f"the pinned checkpoint is signed by {pin.key_id[:16]}…, "
+                                      "a key this journal's chain does not contain"))
+    elif len(leaves) < pin.size:
+        problems.append(Problem(len(leaves), f"the journal holds {len(leaves)} entries but the pinned checkpoint "
+                                             f"covers {pin.size}: entries were cut off (truncated journal)"))
+    elif merkle.root(leaves[: pin.size]).hex() != pin.root_hash:
+        problems.append(Problem(None, f"the journal's first {pin.size} entries differ from the pinned checkpoint "
+                                      "(history rewritten)"))

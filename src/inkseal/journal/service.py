@@ -1,4 +1,11 @@
-"""Journal operations over the registry database: append, checkpoint, import, curate, verify."""
+"""Journal operations over the registry database: append, checkpoint, import, curate, verify.
+
+Appends from several processes (two `journal import` runs, `watch` beside `generate`) are safe:
+the next seq is read and the entries inserted in one transaction under the registry's "journal"
+write lock (SQLite BEGIN IMMEDIATE / PostgreSQL advisory lock), so seq stays gap-free and each
+leaf is computed over the payload that carries its final seq. One file's entries go in together,
+after checking - under the same lock - that no other process journaled those bytes meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from inkseal.errors import InksealError
 from inkseal.journal import merkle
@@ -57,22 +65,45 @@ class Journal:
     # -- appending ----------------------------------------------------------------------------
     def append(self, kind: str, data: dict[str, Any], *, work_id: int | None = None,
                file_sha256: str | None = None, passphrase: str | None = None, time: str | None = None) -> int:
-        if kind not in KINDS:
-            raise ValueError(f"unknown journal entry kind {kind!r}")
-        private = self.keys.private(passphrase) if passphrase is not None else None
-        with self.registry.session() as s, s.begin():
-            seq = int(s.scalar(select(func.count()).select_from(JournalEntry)) or 0)
-            payload = {"v": 1, "seq": seq, "kind": kind, "time": time or now_iso(), "work_id": work_id,
-                       "file_sha256": file_sha256, "data": data}
-            raw = canonical(payload)
-            leaf = merkle.leaf_hash(raw).hex()
-            sig = kid = None
-            if private is not None:
-                kid = key_id(private.public_key())
-                sig = base64.b64encode(private.sign(entry_message(seq, leaf))).decode()
-            s.add(JournalEntry(seq=seq, kind=kind, work_id=work_id, file_sha256=file_sha256,
-                               payload=raw.decode("utf-8"), leaf_hash=leaf, key_id=kid, signature=sig))
+        (seq,), _ = self._append_all([(kind, data)], work_id=work_id, file_sha256=file_sha256,
+                                     passphrase=passphrase, time=time)
         return seq
+
+    def _append_all(self, items: list[tuple[str, dict[str, Any]]], *, work_id: int | None,
+                    file_sha256: str | None, passphrase: str | None, time: str | None = None,
+                    unless_journaled: bool = False) -> tuple[list[int], int | None]:
+        """Append `items` as consecutive entries in one locked transaction: (their seqs, None).
+        With `unless_journaled`, nothing is appended when `file_sha256` already has an entry:
+        ([], that entry's seq)."""
+        for kind, _ in items:
+            if kind not in KINDS:
+                raise ValueError(f"unknown journal entry kind {kind!r}")
+        private = self.keys.private(passphrase) if passphrase is not None else None
+        kid = key_id(private.public_key()) if private is not None else None
+
+        def attempt() -> tuple[list[int], int | None]:
+            with self.registry.writing("journal") as s:
+                if unless_journaled and file_sha256 is not None:
+                    known = self._known_sha_in(s, file_sha256)
+                    if known is not None:
+                        return [], known
+                seq = int(s.scalar(select(func.count()).select_from(JournalEntry)) or 0)  # gap-free: count = next
+                out = []
+                for kind, data in items:
+                    payload = {"v": 1, "seq": seq, "kind": kind, "time": time or now_iso(), "work_id": work_id,
+                               "file_sha256": file_sha256, "data": data}
+                    raw = canonical(payload)
+                    leaf = merkle.leaf_hash(raw).hex()
+                    sig = None
+                    if private is not None:
+                        sig = base64.b64encode(private.sign(entry_message(seq, leaf))).decode()
+                    s.add(JournalEntry(seq=seq, kind=kind, work_id=work_id, file_sha256=file_sha256,
+                                       payload=raw.decode("utf-8"), leaf_hash=leaf, key_id=kid, signature=sig))
+                    out.append(seq)
+                    seq += 1
+                s.flush()
+                return out, None
+        return self.registry.retrying("appending to the journal", attempt)
 
     def checkpoint(self, passphrase: str, *, tsa_url: str | None = None) -> CheckpointRecord | None:
         """Sign the current tree head (only if the log grew since the last one)."""
@@ -91,11 +122,17 @@ class Journal:
             token = request_timestamp(tsa_url, checkpoint_message(size, root, signed_at, kid))
         cp = CheckpointRecord(size, root, signed_at, kid, public_pem(private.public_key()),
                               base64.b64encode(sig).decode(), token, tsa_url)
-        with self.registry.session() as s, s.begin():
-            s.add(JournalCheckpoint(size=cp.size, root_hash=cp.root_hash, signed_at=cp.signed_at, key_id=cp.key_id,
-                                    public_key=cp.public_key, signature=cp.signature, timestamp_token=token,
-                                    tsa_url=tsa_url))
-        return cp
+
+        def store() -> CheckpointRecord | None:
+            with self.registry.writing("journal") as s:
+                # another process may have signed this very size meanwhile: one head per size is enough
+                if s.scalar(select(JournalCheckpoint.id).where(JournalCheckpoint.size == cp.size).limit(1)):
+                    return None
+                s.add(JournalCheckpoint(size=cp.size, root_hash=cp.root_hash, signed_at=cp.signed_at,
+                                        key_id=cp.key_id, public_key=cp.public_key, signature=cp.signature,
+                                        timestamp_token=token, tsa_url=tsa_url))
+                return cp
+        return self.registry.retrying("storing a journal checkpoint", store)
 
     # -- reading ------------------------------------------------------------------------------
     def bundle(self) -> Bundle:
@@ -126,7 +163,12 @@ class Journal:
     # -- importing ----------------------------------------------------------------------------
     def _known_sha(self, sha: str) -> int | None:
         with self.registry.session() as s:
-            return s.scalar(select(JournalEntry.seq).where(JournalEntry.file_sha256 == sha).limit(1))
+            return self._known_sha_in(s, sha)
+
+    @staticmethod
+    def _known_sha_in(s: Session, sha: str) -> int | None:
+        return s.scalar(select(JournalEntry.seq).where(JournalEntry.file_sha256 == sha)
+                        .order_by(JournalEntry.seq).limit(1))
 
     def _source_entry(self, name: str | None) -> int | None:
         """The journaled file an img2img / edit started from, found by its file name."""
@@ -172,17 +214,19 @@ class Journal:
                      "width": meta.width, "height": meta.height, "file_time": mtime, "seen_at": seen_at or now_iso(),
                      "pdq": self._pdq(data), "problems": problems}
         if not gens:
-            item.entries.append(self.append("file", {**file_info, "parameters": None}, work_id=work,
-                                            file_sha256=sha, passphrase=passphrase))
-            item.message = "no generation parameters found: journaled as a file without parameters"
+            batch: list[tuple[str, dict[str, Any]]] = [("file", {**file_info, "parameters": None})]
+        else:
+            batch = [("generation", {**file_info, "generation": g.as_dict(),
+                                     "derived_from_entry": self._source_entry(g.source_image)}) for g in gens]
+        seqs, known = self._append_all(batch, work_id=work, file_sha256=sha, passphrase=passphrase,
+                                       unless_journaled=True)
+        if known is not None:  # another process journaled these bytes between our check and now
+            item.message = f"already journaled as entry {known}"
             return item
-        for g in gens:
-            d = g.as_dict()
-            derived = self._source_entry(g.source_image)
-            item.entries.append(self.append("generation", {**file_info, "generation": d,
-                                                           "derived_from_entry": derived},
-                                            work_id=work, file_sha256=sha, passphrase=passphrase))
-            item.tools.append(g.tool)
+        item.entries = seqs
+        if not gens:
+            item.message = "no generation parameters found: journaled as a file without parameters"
+        item.tools = [g.tool for g in gens]
         return item
 
     def _work_for(self, sha: str) -> int | None:

@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from inkseal.journal.log import VerifyReport
 from inkseal.journal.prompts import Term, diff_terms, parse_terms
 
@@ -154,19 +152,19 @@ def chart_png(facts: Facts) -> bytes:
 
 
 def render(facts: Facts, report: VerifyReport, lang: str, out_dir: Path, *, pdf: bool = True) -> dict[str, Path]:
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                      autoescape=select_autoescape(["html", "j2"]))
+    from inkseal.evidence.safe_render import check_html, html_env, write_pdf
+
+    env = html_env(Path(__file__).parent / "templates")  # autoescape on: prompts and file names are data
     chart = base64.b64encode(chart_png(facts)).decode()
     html = env.get_template("statement.html.j2").render(
         f=facts, report=report, lang=lang, chart=chart, labels=LABELS[lang], duration=_duration(facts.first, facts.last),
         cite=lambda seqs: ", ".join(f"#{s}" for s in seqs[:12]) + (f" … (+{len(seqs) - 12})" if len(seqs) > 12 else ""),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    check_html(html, out_dir, allow_data_images=True)  # the chart is inline; nothing else may load
     paths = {"html": out_dir / f"statement-{facts.work_id}.{lang}.html"}
     paths["html"].write_text(html, encoding="utf-8")
     if pdf:
-        from weasyprint import HTML
-
         paths["pdf"] = out_dir / f"statement-{facts.work_id}.{lang}.pdf"
-        HTML(string=html, base_url=str(out_dir)).write_pdf(paths["pdf"])
+        write_pdf(html, out_dir, paths["pdf"], allow_data_images=True)
     return paths

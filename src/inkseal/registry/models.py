@@ -45,7 +45,9 @@ class WorkFile(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))  # original | published
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # Unique: the same bytes are one file of one work ("already registered"), even when two
+    # processes register them at the same moment (migration 0003).
+    sha256: Mapped[str] = mapped_column(String(64), index=True, unique=True)
     size_bytes: Mapped[int] = mapped_column(Integer)
     format: Mapped[str] = mapped_column(String(20))
     width: Mapped[int] = mapped_column(Integer)
@@ -83,6 +85,9 @@ class Scan(Base):
     items: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     matched: Mapped[int] = mapped_column(Integer, default=0)
+    # running | done | interrupted (a scan whose process died is closed as interrupted at open)
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)  # "host:pid" of the scanning process
 
 
 class Suspect(Base):

@@ -2,26 +2,99 @@
 
 The same class serves both databases; tests run the same suite against a real SQLite file and a
 real PostgreSQL server. Schema changes go through Alembic migrations, applied at open.
+
+Several processes may write at once (two `register` runs, a `journal import` beside a `scan`).
+Writes that read-then-insert (registration, journal appends, migrations) run in `writing()`: one
+transaction holding a lock named for that kind of write - SQLite's database write lock taken at
+BEGIN (BEGIN IMMEDIATE, so a transaction never has to upgrade a stale read snapshot), PostgreSQL's
+transaction-scoped advisory lock. Unique constraints stay as the safety net; a lost race
+(IntegrityError, "database is locked") is retried, then reported as one line, never a traceback.
+
+At open, `recover()` repairs what a killed process can leave: works without any file (from
+versions that created the work before its file), scans never finished (closed as "interrupted").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+import socket
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, or_, select
+from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from inkseal.errors import NotFound
-from inkseal.registry.models import Allowance, Author, Fingerprint, Match, Scan, Suspect, Work, WorkFile, utcnow
+from inkseal.errors import InksealError, NotFound
+from inkseal.registry.models import (
+    Allowance,
+    Author,
+    Fingerprint,
+    JournalEntry,
+    Match,
+    Scan,
+    Suspect,
+    Work,
+    WorkFile,
+    utcnow,
+)
 from inkseal.registry.objects import ObjectStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MATCH_STATUSES = ("new", "confirmed", "ignored", "whitelisted")
+T = TypeVar("T")
+
+
+def _lock_key(name: str) -> int:
+    """A stable PostgreSQL advisory lock key (a bigint) per kind of write ("register", "journal", ...)."""
+    return zlib.crc32(f"inkseal:{name}".encode()) | (0x1A5E << 32)
+
+
+def _this_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, belongs to someone else
+    return True
+
+
+def make_private_file(path: Path) -> None:
+    """Create `path` as 0600 if missing; take group/other bits off an existing one."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        try:
+            mode = path.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(path, mode & 0o700)
+        except OSError:
+            pass
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What `register_file` did: `existing` is True when the bytes were already registered."""
+
+    work_id: int
+    file_id: int
+    existing: bool
 
 
 @dataclass(frozen=True)
@@ -39,11 +112,18 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # We emit BEGIN ourselves (below), so that writers can take the write lock up front.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
             cur.execute("PRAGMA foreign_keys=ON")  # cascades on removal
             cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster than FULL
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+            immediate = conn.get_execution_options().get("inkseal_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -51,41 +131,161 @@ def _make_engine(url: str) -> Engine:
 
 class Registry:
     def __init__(self, url: str, objects_dir: Path) -> None:
+        self.db_path: Path | None = None
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self.db_path = Path(url.removeprefix("sqlite:///"))
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_file(self.db_path)  # holds prompts and file names: 0600 before SQLite opens it
         self.url = url
         self.engine = _make_engine(url)
         self.objects = ObjectStore(objects_dir)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_session = sessionmaker(self.engine.execution_options(inkseal_write=True), expire_on_commit=False)
         self.migrate()
+        self.fix_permissions()
+        self.recover()
 
     # -- schema -------------------------------------------------------------------------------
     def migrate(self) -> None:
+        """Bring the schema to head; two processes opening a new home at once migrate one after the other."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
+        with self.engine.execution_options(inkseal_write=True).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("migrate")})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def fix_permissions(self) -> None:
+        """registry.sqlite and its -wal/-shm hold prompts and file names: owner only (0600)."""
+        if self.db_path is None:
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            p = self.db_path.with_name(self.db_path.name + suffix)
+            if p.exists():
+                make_private_file(p)
+
     def session(self) -> Session:
         return self._session()
+
+    @contextmanager
+    def writing(self, lock: str) -> Iterator[Session]:
+        """One write transaction holding the `lock` for this kind of write until it commits."""
+        with self._write_session() as s, s.begin():
+            s.connection()  # BEGIN now (IMMEDIATE on SQLite), not at the first statement
+            if self.engine.dialect.name == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(lock)})
+            yield s
+
+    def retrying(self, what: str, attempt: Callable[[], T], tries: int = 6) -> T:
+        """Run a write again when it lost a race to another process; one clear line if it keeps losing."""
+        for n in range(tries):
+            try:
+                return attempt()
+            except (IntegrityError, OperationalError) as exc:
+                transient = isinstance(exc, IntegrityError) or "locked" in str(exc) or "deadlock" in str(exc)
+                if not transient or n == tries - 1:
+                    raise InksealError(f"{what}: the database stayed busy or conflicting ({exc.orig}) / "
+                                       "数据库繁忙或写入冲突，请重试") from None
+                time.sleep(0.05 * (n + 1))
+        raise AssertionError("unreachable")
+
+    # -- recovery at open ---------------------------------------------------------------------
+    def recover(self) -> dict[str, int]:
+        """Clean what a killed writer left; returns counts of what was repaired."""
+        return self.retrying("recovering after an interrupted run", self._recover)
+
+    @staticmethod
+    def _leftovers(s: Session) -> tuple[list[int], list[int]]:
+        """(orphan work ids, ids of scans whose process is gone)."""
+        # Only works nothing refers to: a work created on purpose before its files (for a journal)
+        # has journal entries; a match or allowance needs a file. Registration is now atomic, so
+        # these come from older versions killed between the work and its file.
+        orphans = list(s.scalars(select(Work.id).where(
+            ~select(WorkFile.id).where(WorkFile.work_id == Work.id).exists(),
+            ~select(JournalEntry.id).where(JournalEntry.work_id == Work.id).exists(),
+            ~select(Match.id).where(Match.work_id == Work.id).exists(),
+            ~select(Allowance.id).where(Allowance.work_id == Work.id).exists())))
+        host, dead = socket.gethostname(), []
+        for scan_id, owner in s.execute(select(Scan.id, Scan.owner).where(Scan.finished_at.is_(None))):
+            h, _, pid = (owner or "").rpartition(":")
+            if not owner or (h == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))):
+                dead.append(scan_id)  # scans of other hosts (shared PostgreSQL) are theirs to close
+        return orphans, dead
+
+    def _recover(self) -> dict[str, int]:
+        with self.session() as s:  # the usual case, nothing to repair, takes no write lock
+            orphans, dead = self._leftovers(s)
+        if orphans or dead:
+            with self.writing("register") as s:
+                orphans, dead = self._leftovers(s)  # again, under the lock
+                if orphans:
+                    s.execute(delete(Work).where(Work.id.in_(orphans)))
+                if dead:
+                    s.execute(update(Scan).where(Scan.id.in_(dead)).values(status="interrupted", finished_at=utcnow()))
+        return {"orphan_works": len(orphans), "interrupted_scans": len(dead)}
 
     def close(self) -> None:
         self.engine.dispose()
 
     # -- authors and works --------------------------------------------------------------------
+    def _author_id(self, s: Session, name: str) -> int:
+        """Upsert: two processes adding the same new author both get its one row."""
+        insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert  # type: ignore[union-attr]
+        s.execute(insert(Author).values(name=name, created_at=utcnow()).on_conflict_do_nothing(index_elements=["name"]))
+        return int(s.scalar(select(Author.id).where(Author.name == name)))  # type: ignore[arg-type]
+
     def add_work(self, author: str, title: str, created_at: datetime | None = None) -> Work:
-        with self.session() as s, s.begin():
-            who = s.scalar(select(Author).where(Author.name == author))
-            if who is None:
-                who = Author(name=author)
-                s.add(who)
+        """A work with no file yet (e.g. to journal its making first). `register_file` is the usual way."""
+        def attempt() -> Work:
+            with self.writing("register") as s:
+                work = Work(author_id=self._author_id(s, author), title=title, created_at=created_at)
+                s.add(work)
                 s.flush()
-            work = Work(author_id=who.id, title=title, created_at=created_at)
-            s.add(work)
-            s.flush()
-            s.refresh(work, ["author"])
-            return work
+                s.refresh(work, ["author"])
+                return work
+        return self.retrying("adding a work", attempt)
+
+    def register_file(self, *, author: str, title: str, created_at: datetime | None, work_id: int | None,
+                      role: str, data: bytes, sha256: str, fmt: str, width: int, height: int,
+                      source_name: str = "", regions: dict | None = None,
+                      fingerprints: Iterable[tuple[str, int, str, bytes]] = ()) -> Registered:
+        """Register bytes atomically: the work (when `work_id` is None), its file and fingerprints
+        are one transaction, so a kill leaves all of them or none. Bytes already registered (same
+        SHA-256, by anyone, even a process racing this one) are reported, not stored twice."""
+        fps = list(fingerprints)
+        self.objects.put(data)  # before the row: a row never points at missing bytes
+
+        def attempt() -> Registered:
+            with self.writing("register") as s:
+                existing = s.execute(select(WorkFile.work_id, WorkFile.id).where(WorkFile.sha256 == sha256)).first()
+                if existing is not None:
+                    return Registered(existing[0], existing[1], True)
+                wid = work_id
+                if wid is None:
+                    work = Work(author_id=self._author_id(s, author), title=title, created_at=created_at)
+                    s.add(work)
+                    s.flush()
+                    wid = work.id
+                elif s.get(Work, wid) is None:
+                    raise NotFound(f"no work {wid}")
+                wf, _ = self._insert_file(s, wid, role, data, sha256, fmt, width, height, source_name, regions, fps)
+                return Registered(wid, wf.id, False)
+        return self.retrying("registering a file", attempt)
+
+    @staticmethod
+    def _insert_file(s: Session, work_id: int, role: str, data: bytes, sha256: str, fmt: str, width: int,
+                     height: int, source_name: str, regions: dict | None,
+                     fingerprints: list[tuple[str, int, str, bytes]]) -> tuple[WorkFile, list[Fingerprint]]:
+        wf = WorkFile(work_id=work_id, role=role, sha256=sha256, size_bytes=len(data), format=fmt,
+                      width=width, height=height, source_name=source_name, regions=regions or {})
+        s.add(wf)
+        s.flush()
+        rows = [Fingerprint(file_id=wf.id, signal=sig, signal_version=ver, variant=var, data=blob)
+                for sig, ver, var, blob in fingerprints]
+        s.add_all(rows)
+        s.flush()
+        return wf, rows  # type: ignore[return-value]
 
     def add_file(
         self,
@@ -106,21 +306,23 @@ class Registry:
         Returns the file and (fingerprint id, signal, variant) for each fingerprint, so the caller
         can add exactly those ids to the indexes after the commit.
         """
+        fps = list(fingerprints)
         self.objects.put(data)  # before the row: a row never points at missing bytes
-        with self.session() as s, s.begin():
-            if s.get(Work, work_id) is None:
-                raise NotFound(f"no work {work_id}")
-            wf = WorkFile(
-                work_id=work_id, role=role, sha256=sha256, size_bytes=len(data), format=fmt,
-                width=width, height=height, source_name=source_name, regions=regions or {},
-            )
-            s.add(wf)
-            s.flush()
-            rows = [Fingerprint(file_id=wf.id, signal=sig, signal_version=ver, variant=var, data=blob)
-                    for sig, ver, var, blob in fingerprints]
-            s.add_all(rows)
-            s.flush()
-            return wf, [(r.id, r.signal, r.variant) for r in rows]
+
+        def attempt() -> tuple[WorkFile, list[tuple[int, str, str]]]:
+            with self.writing("register") as s:
+                if s.get(Work, work_id) is None:
+                    raise NotFound(f"no work {work_id}")
+                same = s.scalar(select(WorkFile).where(WorkFile.sha256 == sha256))
+                if same is not None:
+                    if same.work_id != work_id:
+                        raise InksealError(f"these bytes are already registered as work {same.work_id} / "
+                                           f"该文件已登记为作品 {same.work_id}")
+                    return same, []  # the very same file again (e.g. publishing twice): nothing new
+                wf, rows = self._insert_file(s, work_id, role, data, sha256, fmt, width, height, source_name,
+                                             regions, fps)
+                return wf, [(r.id, r.signal, r.variant) for r in rows]
+        return self.retrying("adding a file", attempt)
 
     def works(self) -> list[Work]:
         with self.session() as s:
@@ -147,7 +349,7 @@ class Registry:
             return list(s.scalars(select(WorkFile).where(WorkFile.sha256 == sha256)))
 
     def remove_work(self, work_id: int) -> None:
-        with self.session() as s, s.begin():
+        with self.writing("register") as s:
             work = s.get(Work, work_id)
             if work is None:
                 raise NotFound(f"no work {work_id}")
@@ -208,16 +410,17 @@ class Registry:
     # -- scans, suspects and matches ------------------------------------------------------------
     def start_scan(self, sources: list[str]) -> int:
         with self.session() as s, s.begin():
-            scan = Scan(sources=sources)
+            scan = Scan(sources=sources, status="running", owner=_this_owner())
             s.add(scan)
             s.flush()
             return scan.id
 
     def finish_scan(self, scan_id: int, items: int, failed: int, matched: int) -> None:
-        with self.session() as s, s.begin():
+        with self.writing("scan") as s:  # read-then-write: take the write lock first (see module doc)
             scan = s.get(Scan, scan_id)
             if scan is not None:
                 scan.items, scan.failed, scan.matched, scan.finished_at = items, failed, matched, utcnow()
+                scan.status = "done"
 
     def record_matches(self, suspect: Suspect, matches: list[Match]) -> list[Match]:
         """Store one suspect with its matches atomically; returns the stored matches."""
@@ -258,7 +461,7 @@ class Registry:
     def set_match_status(self, match_id: int, status: str, note: str = "") -> Match:
         if status not in MATCH_STATUSES:
             raise ValueError(f"status must be one of {', '.join(MATCH_STATUSES)}")
-        with self.session() as s, s.begin():
+        with self.writing("scan") as s:
             m = s.get(Match, match_id, options=[selectinload(Match.suspect)])
             if m is None:
                 raise NotFound(f"no match {match_id}")

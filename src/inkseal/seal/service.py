@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +32,10 @@ from inkseal.seal.signature import add_signature
 from inkseal.seal.xmp import DMI_PROHIBITED, AIGCLabel, RightsMetadata, build_xmp, encode, insert_xmp
 
 if TYPE_CHECKING:
-    from inkseal.app import Inkseal
+    from inkseal.app import AddFile, Inkseal
+    from inkseal.journal.keys import KeyStore
+    from inkseal.journal.log import CheckpointRecord
+    from inkseal.registry.store import Registry
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
@@ -63,13 +67,36 @@ def content_binding(pixels: bytes, produce_id: str) -> bytes:
     return b"inkseal-aigc/v1\n" + produce_id.encode() + b"\n" + hashlib.sha256(pixels).hexdigest().encode() + b"\n"
 
 
+@dataclass
+class SealDeps:
+    """What sealing needs, and nothing more: the store, the keys, a way to register the result."""
+
+    registry: Registry
+    keys: KeyStore
+    add_file: AddFile
+    max_pixels: int
+    checkpoints: Callable[[], list[CheckpointRecord]]  # the journal's signed tree heads
+    after_change: Callable[[], None] = lambda: None  # e.g. re-sync the search indexes
+
+    @classmethod
+    def of(cls, app: Inkseal) -> SealDeps:
+        return cls(app.registry, app.keys, app._add_file, app.settings.max_pixels,
+                   lambda: app.journal.bundle().checkpoints, app.sync_indexes)
+
+
 def seal(app: Inkseal, work_id: int, output: Path, opts: SealOptions, passphrase: str) -> SealResult:
+    return seal_work(SealDeps.of(app), work_id, output, opts, passphrase)
+
+
+def seal_work(deps: SealDeps, work_id: int, output: Path, opts: SealOptions, passphrase: str) -> SealResult:
     fmt = FORMATS.get(output.suffix.lower())
     if fmt is None:
         raise ValueError("the sealed file must be .png, .jpg or .webp")
-    work = app.registry.work(work_id)
+    work = deps.registry.work(work_id)
+    if not work.files:
+        raise ValueError(f"work {work_id} has no file to seal")
     original = next((f for f in work.files if f.role == "original"), work.files[0])
-    img = load_image(app.registry.objects.get(original.sha256), max_pixels=app.settings.max_pixels)
+    img = load_image(deps.registry.objects.get(original.sha256), max_pixels=deps.max_pixels)
     warnings: list[str] = []
     rgb, sig_box = add_signature(img.rgb, opts.signature, opts.corner, height_frac=opts.signature_size,
                                  opacity=opts.signature_opacity)
@@ -82,12 +109,12 @@ def seal(app: Inkseal, work_id: int, output: Path, opts: SealOptions, passphrase
                         "/ 已关闭显式 AI 标识：GB 45438-2025 要求 AI 生成图片带有显式标识")
     pre_png = io.BytesIO()
     Image.fromarray(rgb).save(pre_png, "PNG")
-    pre_sha = app.registry.objects.put(pre_png.getvalue())
-    key = app.keys.watermark_key_for(work_id)
+    pre_sha = deps.registry.objects.put(pre_png.getvalue())
+    key = deps.keys.watermark_key_for(work_id, passphrase)
     marked = watermark.embed(rgb, key, work_id)
     regions["watermark"] = {"alg": watermark.ALG, "work_id": work_id, "reference_sha256": pre_sha}
 
-    private = app.keys.private(passphrase)
+    private = deps.keys.private(passphrase)
     produce_id = f"inkseal:work:{work_id}"
     encoded = encode(Image.fromarray(marked), fmt)
     final_pixels = load_image(encoded).rgb  # what every decoder will see (JPEG rounds)
@@ -98,12 +125,12 @@ def seal(app: Inkseal, work_id: int, output: Path, opts: SealOptions, passphrase
     xmp = build_xmp(RightsMetadata(label, creator=work.author.name, rights=rights, data_mining=opts.data_mining))
     data = insert_xmp(encoded, fmt, xmp)
 
-    bundle = app.journal.bundle()
+    checkpoints = deps.checkpoints()
     checkpoint = None
-    if bundle.checkpoints:
-        cp = max(bundle.checkpoints, key=lambda c: c.size)
+    if checkpoints:
+        cp = max(checkpoints, key=lambda c: c.size)
         checkpoint = {"size": cp.size, "root_hash": cp.root_hash, "key_id": cp.key_id, "signed_at": cp.signed_at}
-    chain, key_pem, _anchor = app.keys.c2pa_credentials(passphrase)
+    chain, key_pem, _anchor = deps.keys.c2pa_credentials(passphrase)
     codeword = watermark.codeword(key, work_id)
     data = sign(data, fmt, ManifestInput(title=output.name, software_agent=opts.software_agent,
                                          training_use=opts.training_use,
@@ -111,7 +138,7 @@ def seal(app: Inkseal, work_id: int, output: Path, opts: SealOptions, passphrase
                                                        "value": base64.b64encode(bytes(codeword)).decode()},
                                          journal_checkpoint=checkpoint), chain, key_pem)
     output.write_bytes(data)
-    sealed = load_image(data, max_pixels=app.settings.max_pixels)
-    wf = app._add_file(work_id, data, sealed, "published", output.name, regions=regions)
-    app.sync_indexes()
+    sealed = load_image(data, max_pixels=deps.max_pixels)
+    wf = deps.add_file(work_id, data, sealed, "published", output.name, regions=regions)
+    deps.after_change()
     return SealResult(output, wf.id, regions, warnings)

@@ -18,6 +18,13 @@ outlined. Playwright's own browser download is never used: we launch the Chromiu
 machine (`INKSEAL_CHROMIUM` or the `chromium` setting, else chromium / chromium-browser /
 google-chrome on PATH). Why Playwright rather than `chromium --screenshot`: the command-line flags
 give neither full-page shots nor element boxes nor the response bodies.
+
+Network policy: every request the page makes is intercepted (`BrowserContext.route`). GET requests
+are made by inkseal's own `Fetcher` - the same limits, whole-fetch deadline, address pinning and
+SSRF policy as a plain scan - and handed to Chromium, one redirect hop at a time so each hop is
+checked; Chromium itself resolves no host for them. Other methods (a script's POST) and WebSockets
+are checked against the policy and then left to Chromium (which resolves the host again: a
+residual DNS-rebinding risk for those only). A refused request is aborted and reported in one line.
 """
 
 from __future__ import annotations
@@ -28,12 +35,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 from inkseal.match.sources.base import SuspectItem
+from inkseal.match.sources.fetch import REDIRECT_CODES, Fetcher, FetchError, Refused
 from inkseal.match.sources.html import _abbrev, decode_data_uri
+from inkseal.match.sources.netpolicy import RefusedAddress, ResolveError
 
-MAX_PAGE_IMAGES = 200
+MAX_REFUSALS_LISTED = 20
+FORWARDED = ("user-agent", "accept", "accept-language", "referer")  # request headers passed on from Chromium
+NOT_REPLAYED = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
 MAX_SHOT_HEIGHT = 20_000
 VIEWPORT = {"width": 1280, "height": 900}
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome", "headless_shell")
@@ -97,12 +108,92 @@ class PageCapture:
     bodies: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # url -> (bytes, content type)
     oversize: dict[str, int] = field(default_factory=dict)  # url -> bytes, when over max_bytes
     page_size: tuple[int, int] = (0, 0)
+    refused: dict[str, str] = field(default_factory=dict)  # url -> one-line reason (network policy)
+    failed: dict[str, str] = field(default_factory=dict)  # url -> why inkseal's fetch of it failed
+    truncated: list[str] = field(default_factory=list)  # one line per page limit the capture ran into
+
+
+class _RequestGuard:
+    """Routes one capture's requests through the fetcher (see the module's docstring)."""
+
+    def __init__(self, fetcher: Fetcher, url: str) -> None:
+        self.fetcher, self.url = fetcher, url
+        self.started = False
+        self.redirected_from: dict[str, str] = {}  # a redirect's target -> the URL that redirected there
+        self.refused: dict[str, str] = {}
+        self.failed: dict[str, str] = {}
+        self.navigation_error: str | None = None  # why the user's URL itself could not be fetched
+
+    def _found_on(self, request: Any) -> str | None:
+        if not self.started:  # a fresh context's first request is the navigation to the user's URL
+            self.started = True
+            return None
+        if request.url in self.redirected_from:
+            return self.redirected_from[request.url]
+        try:
+            frame_url = request.frame.url
+        except Exception:  # noqa: BLE001 - requests without a frame (workers): judged as the page's
+            frame_url = ""
+        return frame_url if frame_url.startswith(("http://", "https://")) else self.url
+
+    def handle(self, route: Any) -> None:
+        try:
+            self._handle(route)
+        except Exception as exc:  # noqa: BLE001 - a malformed URL, a closed page: that request fails alone
+            self.failed[route.request.url] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            try:
+                route.abort("failed")
+            except Exception:  # noqa: BLE001 - already handled or the page is gone
+                pass
+
+    def _handle(self, route: Any) -> None:
+        request = route.request
+        target = request.url
+        if not target.startswith(("http://", "https://")):
+            route.continue_()
+            return
+        found_on = self._found_on(request)
+        if request.method != "GET":
+            try:
+                self.fetcher.policy.check(target, found_on)
+            except (RefusedAddress, ResolveError) as exc:
+                self.refused[target] = str(exc)
+                route.abort("blockedbyclient")
+                return
+            route.continue_()
+            return
+        headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED}
+        try:
+            status, resp_headers, body = self.fetcher.get_one(target, found_on, headers)
+        except FetchError as exc:
+            (self.refused if isinstance(exc, Refused) else self.failed)[target] = str(exc)
+            if found_on is None:
+                self.navigation_error = str(exc)
+            route.abort("blockedbyclient" if isinstance(exc, Refused) else "failed")
+            return
+        location = resp_headers.get("location")
+        if status in REDIRECT_CODES and location:
+            self.redirected_from[urljoin(target, location)] = target
+        route.fulfill(status=status, body=body,
+                      headers={k: v for k, v in resp_headers.items() if k.lower() not in NOT_REPLAYED})
+
+    def handle_websocket(self, ws: Any) -> None:
+        http_url = "http" + ws.url[2:] if ws.url.startswith("ws") else ws.url
+        try:
+            self.fetcher.policy.check(http_url, self.url)
+        except (RefusedAddress, ResolveError) as exc:
+            self.refused[ws.url] = str(exc)
+            ws.close()
+            return
+        ws.connect_to_server()
 
 
 class PageBrowser:
     """One Chromium for a whole scan; each `capture` uses a fresh context (no shared cookies)."""
 
-    def __init__(self, *, chromium: str | None = None, timeout_s: float = 20.0, max_bytes: int = 64 << 20) -> None:
+    def __init__(self, *, chromium: str | None = None, timeout_s: float = 20.0, max_bytes: int = 64 << 20,
+                 fetcher: Fetcher | None = None) -> None:
+        """`fetcher`: fetches the pages' resources (pass the scan's, built from its settings)."""
         try:
             from playwright.sync_api import sync_playwright
         except ImportError:  # pragma: no cover - the dependency is declared; this guards broken installs
@@ -110,30 +201,46 @@ class PageBrowser:
         self.executable = find_chromium(chromium)
         self.timeout_ms = timeout_s * 1000
         self.max_bytes = max_bytes
+        self._own_fetcher = fetcher is None
+        self.fetcher = fetcher or Fetcher(max_bytes=max_bytes, timeout_s=timeout_s)
         self._pw = sync_playwright().start()
         try:
             # --no-sandbox: CI and containers run as root, where Chromium's sandbox refuses to start;
-            # --disable-dev-shm-usage: containers often have a 64 MB /dev/shm, too small for long pages.
+            # --disable-dev-shm-usage: containers often have a 64 MB /dev/shm, too small for long pages;
+            # WebRTC may not probe the local network (it bypasses request interception).
             self._browser = self._pw.chromium.launch(executable_path=self.executable, headless=True,
                                                      args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                                                           "--hide-scrollbars"])
+                                                           "--hide-scrollbars",
+                                                           "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"])
         except Exception as exc:
             self._pw.stop()
             raise BrowserUnavailable(f"cannot start {self.executable}: {str(exc).splitlines()[0]}") from None
 
     def capture(self, url: str) -> PageCapture:
         ctx = self._browser.new_context(viewport=VIEWPORT, device_scale_factor=1, service_workers="block")
+        guard = _RequestGuard(self.fetcher, url)
         try:
+            ctx.route("**/*", guard.handle)
+            if hasattr(ctx, "route_web_socket"):
+                ctx.route_web_socket("**/*", guard.handle_websocket)
             page = ctx.new_page()
             page.set_default_timeout(self.timeout_ms)
             responses: list[Any] = []
             page.on("response", lambda r: responses.append(r))
-            resp = page.goto(url, wait_until="load")
+            try:
+                resp = page.goto(url, wait_until="load")
+            except Exception:
+                if guard.navigation_error:  # inkseal's own reason, not Chromium's "net::ERR_FAILED"
+                    raise RuntimeError(guard.navigation_error) from None
+                raise
             try:  # lazy images and late scripts: give the network a moment to settle, never forever
                 page.wait_for_load_state("networkidle", timeout=min(self.timeout_ms, 5000))
             except Exception:  # noqa: BLE001 - a page that never goes idle is still captured as it is
                 pass
-            images = page.evaluate(_COLLECT_JS, MAX_PAGE_IMAGES)
+            limit = self.fetcher.limits.max_images
+            images = page.evaluate(_COLLECT_JS, limit + 1)
+            truncated = [f"only the first {limit:,} pictures on the page were read"] if len(images) > limit else []
+            images = images[:limit]
             size = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
             height = min(int(size[1]), MAX_SHOT_HEIGHT)
             shot = page.screenshot(full_page=True, type="png",
@@ -160,7 +267,8 @@ class PageBrowser:
             return PageCapture(requested_url=url, final_url=page.url, title=page.title(),
                                status=resp.status if resp else None, captured_at=datetime.now(UTC),
                                screenshot=shot, rendered_html=page.content().encode("utf-8"), images=images,
-                               bodies=bodies, oversize=oversize, page_size=(int(size[0]), int(size[1])))
+                               bodies=bodies, oversize=oversize, page_size=(int(size[0]), int(size[1])),
+                               refused=guard.refused, failed=guard.failed, truncated=truncated)
         finally:
             ctx.close()
 
@@ -169,6 +277,8 @@ class PageBrowser:
             self._browser.close()
         finally:
             self._pw.stop()
+            if self._own_fetcher:
+                self.fetcher.close()
 
 
 def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
@@ -209,9 +319,24 @@ def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
                 item.error = str(exc)
         elif src in cap.oversize:
             item.error = f"too large: {cap.oversize[src]:,} bytes"
+        elif src in cap.refused or src in cap.failed:
+            item.error = cap.refused.get(src) or cap.failed[src]
         else:
             item.error = "the browser did not receive this image (blocked, failed or evicted)"
         yield item
+    # Requests the policy refused that no image item reported (scripts, frames, a picture never shown).
+    others = [u for u in cap.refused if u not in seen]
+    for u in others[:MAX_REFUSALS_LISTED]:
+        yield SuspectItem(kind="url", source=_abbrev(u), page_url=cap.final_url, error=cap.refused[u],
+                          location={"requested": url, "shown_via": "refused-request"})
+    if len(others) > MAX_REFUSALS_LISTED:
+        yield SuspectItem(kind="url", source=cap.final_url, page_url=cap.final_url,
+                          error=f"{len(others) - MAX_REFUSALS_LISTED} more requests refused by the network policy",
+                          location={"requested": url, "shown_via": "refused-request"})
+    if cap.truncated:
+        yield SuspectItem(kind="url", source=cap.final_url, page_url=cap.final_url,
+                          error="page only partly read: " + "; ".join(cap.truncated),
+                          location={"requested": url, "page_truncated": cap.truncated})
     # Last, the page as it looked: pictures drawn on a canvas, shown in an iframe or from a blob: URL are
     # in no image list, but they are on the screenshot. The scan drops works already found on this page.
     yield SuspectItem(kind="url", source=f"{cap.final_url}#page-screenshot", page_url=cap.final_url,

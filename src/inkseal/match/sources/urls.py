@@ -1,8 +1,7 @@
-"""Fetching over HTTP(S) with httpx: a single URL or a text file of URLs.
-
-Limits: a connect/read timeout, a cap on bytes read (streamed, so a huge or endless body is cut
-off rather than buffered), at most 5 redirects, http(s) only. A URL that returns HTML is treated
-as a page: its images are fetched too, each reported with the page's URL, title and position.
+"""Scanning URLs: a single URL or a text file of URLs, fetched by `fetch.Fetcher` (its limits
+and network policy are described there). A URL that returns HTML is treated as a page: its images
+are fetched too, each reported with the page's URL, title and position; a URL declared an image
+that holds HTML (a login wall, an error page) is a failed item, not a page.
 """
 
 from __future__ import annotations
@@ -12,53 +11,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-import httpx
-
-from inkseal import __version__
 from inkseal.match.sources.base import SuspectItem
 from inkseal.match.sources.browser import PageBrowser, iter_browser_page
-from inkseal.match.sources.html import _abbrev, _location, decode_data_uri, parse_page
+from inkseal.match.sources.fetch import FetchError, Fetcher, looks_like_html
+from inkseal.match.sources.html import _abbrev, _location, decode_data_uri, parse_page, truncation_item
 
-MAX_PAGE_IMAGES = 200
+__all__ = ["FetchError", "Fetcher", "iter_url", "iter_url_list", "looks_like_html"]
 
-
-class FetchError(Exception):
-    pass
-
-
-class Fetcher:
-    def __init__(self, *, max_bytes: int = 64 * 1024 * 1024, timeout_s: float = 20.0) -> None:
-        self.max_bytes = max_bytes
-        self.client = httpx.Client(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=True, max_redirects=5,
-            headers={"User-Agent": f"inkseal/{__version__} (copy detection for artists)"},
-        )
-
-    def get(self, url: str) -> tuple[bytes, str, str]:
-        """Returns (body, content type, final URL) or raises FetchError with a one-line reason."""
-        if urlparse(url).scheme not in ("http", "https"):
-            raise FetchError(f"unsupported URL scheme: {url}")
-        try:
-            with self.client.stream("GET", url) as resp:
-                if resp.status_code >= 400:
-                    raise FetchError(f"HTTP {resp.status_code}")
-                declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise FetchError(f"too large: {int(declared):,} bytes declared")
-                chunks, total = [], 0
-                for chunk in resp.iter_bytes():
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        raise FetchError(f"too large: over {self.max_bytes:,} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks), resp.headers.get("content-type", ""), str(resp.url)
-        except httpx.TimeoutException:
-            raise FetchError("timed out") from None
-        except httpx.HTTPError as exc:
-            raise FetchError(f"{type(exc).__name__}: {exc}") from None
-
-    def close(self) -> None:
-        self.client.close()
+def _not_image_reason(body: bytes, ctype: str) -> str | None:
+    if looks_like_html(body):
+        return f"HTML where an image was expected (served as {ctype or 'no content type'})"
+    return None
 
 
 def iter_url(url: str, fetcher: Fetcher) -> Iterator[SuspectItem]:
@@ -68,12 +31,16 @@ def iter_url(url: str, fetcher: Fetcher) -> Iterator[SuspectItem]:
     except FetchError as exc:
         yield SuspectItem(kind="url", source=url, error=str(exc))
         return
-    if "html" not in ctype.lower() and not body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-        yield SuspectItem(kind="url", source=final, data=body, captured_at=now,
-                          location={"requested": url, "content_type": ctype})
+    declared_image = ctype.lower().startswith("image/")
+    if declared_image or ("html" not in ctype.lower() and not looks_like_html(body)):
+        item = SuspectItem(kind="url", source=final, data=body, captured_at=now,
+                           location={"requested": url, "content_type": ctype})
+        if (reason := _not_image_reason(body, ctype)) is not None:
+            item.data, item.error = None, reason
+        yield item
         return
-    page = parse_page(body.decode("utf-8", errors="replace"), base_url=final)
-    for ref in page.images[:MAX_PAGE_IMAGES]:
+    page = parse_page(body.decode("utf-8", errors="replace"), base_url=final, limits=fetcher.limits)
+    for ref in page.images:
         loc = _location(page, ref, final)
         if ref.url.startswith("data:"):
             item = SuspectItem(kind="url", source=_abbrev(ref.url), page_url=final, location=loc, captured_at=now)
@@ -83,15 +50,23 @@ def iter_url(url: str, fetcher: Fetcher) -> Iterator[SuspectItem]:
                 item.error = str(exc)
             yield item
             continue
-        img_url = urljoin(final, ref.url)
+        try:
+            img_url = urljoin(final, ref.url)
+        except ValueError as exc:
+            yield SuspectItem(kind="url", source=ref.url[:200], page_url=final, location=loc, error=f"bad URL: {exc}")
+            continue
         item = SuspectItem(kind="url", source=img_url, page_url=final, location=loc)
         try:
-            item.data, ctype_img, _final = fetcher.get(img_url)
+            data, ctype_img, _final = fetcher.get(img_url, found_on=final)
             item.captured_at = datetime.now(UTC)
             loc["content_type"] = ctype_img
+            reason = _not_image_reason(data, ctype_img)
+            item.data, item.error = (None, reason) if reason else (data, None)
         except FetchError as exc:
             item.error = str(exc)
         yield item
+    if (cut := truncation_item(page, "url", final)) is not None:
+        yield cut
 
 
 def iter_url_list(path: Path, fetcher: Fetcher, browser: PageBrowser | None = None) -> Iterator[SuspectItem]:
