@@ -64,7 +64,7 @@ def odd_modes() -> dict[str, bytes]:
     exif[0x0112] = 6  # rotate 90 CW on display
     out["exif-rotated.jpg"] = jpeg_bytes(src, exif=exif.tobytes())
     out["hostile-exif.jpg"] = jpeg_bytes(src, exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff" + b"\x00" * 8)
-    out["tiny-1x1.png"] = png_bytes(Image.new("RGB", (1, 1), (9, 9, 9)))
+    out["small-3x3.png"] = png_bytes(Image.new("RGB", (3, 3), (9, 9, 9)))  # the smallest we compare
     return out
 
 
@@ -80,4 +80,68 @@ def broken() -> dict[str, bytes]:
         "not-an-image.png": b"<html>this is not a picture</html>",
         "random.bin.jpg": np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
         "bomb.png": png_bomb(),
+        "tiny-1x1.png": png_bytes(Image.new("RGB", (1, 1), (9, 9, 9))),
+        "line-1000x1.gif": gif_bytes(Image.new("L", (1000, 1), 7)),
+        "line-1x1000.png": png_bytes(Image.new("L", (1, 1000), 7)),
+        "sliver-2x400.png": png_bytes(Image.new("RGB", (2, 400), (1, 2, 3))),
+        "elongated-21x1.png": png_bytes(Image.new("RGB", (630, 30), (1, 2, 3))),
+        "tiff-missing-dimensions.tif": tiff_without_dimensions(),
+        "truncated-animated.gif": truncated_gif(),
     }
+
+
+def gif_bytes(im: Image.Image, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "GIF", **kw)
+    return buf.getvalue()
+
+
+def tiff_without_dimensions() -> bytes:
+    """A two-page TIFF whose second page has no ImageWidth tag (renamed to an unknown tag): Pillow
+    raised `TypeError: Missing dimensions` on counting its frames (194 of the audit's fuzzed TIFFs)."""
+    buf = io.BytesIO()
+    photo(4, (32, 24)).save(buf, "TIFF", save_all=True, append_images=[photo(5, (32, 24))])
+    data = bytearray(buf.getvalue())
+    first = struct.unpack_from("<I", data, 4)[0]
+    n = struct.unpack_from("<H", data, first)[0]
+    second = struct.unpack_from("<I", data, first + 2 + 12 * n)[0]
+    for k in range(struct.unpack_from("<H", data, second)[0]):
+        at = second + 2 + 12 * k
+        if struct.unpack_from("<H", data, at)[0] == 256:  # ImageWidth -> an unknown private tag
+            struct.pack_into("<H", data, at, 0xC0DE)
+    return bytes(data)
+
+
+def truncated_gif() -> bytes:
+    """An animated GIF cut inside its second frame's image data."""
+    frames = [photo(i, (64, 48)).convert("P", palette=Image.Palette.ADAPTIVE) for i in range(3)]
+    data = gif_bytes(frames[0], save_all=True, append_images=frames[1:], duration=50, comment=b"hi")
+    return data[:2497]  # inside the second frame: Pillow's GIF reader raised IndexError here
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def ztxt_bomb(chunks: int = 200, mib: int = 16) -> bytes:
+    """A small PNG followed by `chunks` zTXt chunks, each inflating to `mib` MiB of zeros (~16 KiB each on disk)."""
+    body = zlib.compress(b"\0" * (mib << 20), 9)
+    good = png_bytes(Image.new("RGB", (8, 8), (1, 2, 3)))
+    bomb = b"".join(png_chunk(b"zTXt", b"k%d\0\0" % i + body) for i in range(chunks))
+    return good[:-12] + bomb + good[-12:]  # before IEND
+
+
+def gif_canvas_bomb(side: int = 60_000) -> bytes:
+    """A 40x32 GIF whose first frame (disposal: restore to background) claims side x side pixels:
+    with Pillow's bomb check off, merely opening it allocated the disposal canvas (630 MB for a
+    3 KB fuzzed file; 3.4 GB at 60,000 x 60,000)."""
+    data = bytearray(gif_bytes(photo(6, (40, 32)).convert("P", palette=Image.Palette.ADAPTIVE), disposal=2))
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # after the global colour table
+    while data[pos] == 0x21:  # extension blocks (graphic control ...): label, then sub-blocks
+        pos += 2
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    assert data[pos] == 0x2C  # the image descriptor: x, y, width, height
+    struct.pack_into("<HH", data, pos + 5, side, side)
+    return bytes(data)

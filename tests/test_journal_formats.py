@@ -7,6 +7,7 @@ import io
 import json
 
 import numpy as np
+import pytest
 from PIL import Image, PngImagePlugin
 
 from inkseal.journal.importers import import_file
@@ -191,3 +192,113 @@ def test_c2pa_manifest_generator_actions_and_signer() -> None:
     assert info["digital_source_type"].endswith("trainedAlgorithmicMedia")
     assert info["signer"] and "Example Image Service" in info["signer"]
     assert info["validation_state"] in ("Valid", "Trusted")
+
+
+# -- hostile metadata: every case gives generations or one-line problems, never an exception -------------
+def _exif_jpeg(comment: object) -> bytes:
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9286] = comment
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "JPEG", exif=exif.tobytes())
+    return buf.getvalue()
+
+
+def _canonical(gens: list) -> None:
+    """What the journal stores must be writable as canonical JSON (no NaN / inf, no odd types)."""
+    for g in gens:
+        json.dumps(g.as_dict(), sort_keys=True, allow_nan=False)
+
+
+@pytest.mark.parametrize("comment", [5, (1, 2, 3), (70000, 2), 2.5, b"UNICODE\0\xff\xfeA\0B"],
+                         ids=["int", "tuple", "tuple-wide", "float", "utf16-bom-odd-length"])
+def test_user_comment_of_any_type_or_odd_utf16_is_read_or_skipped(comment: object) -> None:
+    meta, gens, problems = import_file(_exif_jpeg(comment))
+    assert meta.format == "JPEG"
+    assert all("\n" not in p for p in problems)
+    _canonical(gens)
+
+
+def test_decode_user_comment_is_total() -> None:
+    from inkseal.journal.metadata import decode_user_comment
+
+    assert decode_user_comment(b"UNICODE\0\xfe\xff\0A\0") == "A\ufffd"  # odd length: replacement, not a crash
+    assert decode_user_comment(5) == "" and decode_user_comment((65, 66)) == "AB"
+
+
+def test_twelve_hundred_nested_parentheses_parse() -> None:
+    prompt = "(" * 1200 + "girl" + ")" * 1200 + ", spring"
+    text = prompt + "\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x64"
+    _m, (g,), problems = import_file(png(parameters=text))
+    terms = g.terms()
+    assert terms[-1] == {"text": "spring", "weight": 1.0, "kind": "text"}
+    assert any(t["text"].endswith("girl") for t in terms)
+    _canonical([g])
+
+
+def test_nan_and_infinity_are_kept_as_strings() -> None:
+    text = "girl, (hat:1e999)\nSteps: 20, Sampler: Euler a, CFG scale: nan, Seed: inf, Size: 64x64, " \
+           'Hashes: {"model": NaN, "x": Infinity}, Denoising strength: -inf'
+    _m, (g,), _ = import_file(png(parameters=text))
+    assert g.cfg_scale == "NaN" and g.seed is None and g.denoise == "-Infinity"
+    assert g.extra["Hashes"] == {"model": "NaN", "x": "Infinity"}
+    _canonical([g])
+    swarm = json.dumps({"sui_image_params": {"prompt": "x", "cfgscale": float("nan"), "seed": float("inf"),
+                                             "steps": [1], "width": {"a": 1}, "model": ["m"]}})
+    _m, gens, problems = import_file(png(parameters=swarm))
+    assert gens and gens[0].cfg_scale == "NaN" and gens[0].steps is None and gens[0].model == '["m"]'
+    _canonical(gens)
+
+
+def test_deeply_nested_json_is_refused_with_one_line() -> None:
+    deep = '{"a":' * 5000 + "1" + "}" * 5000
+    for texts in ({"prompt": deep}, {"parameters": deep}, {"invokeai_metadata": deep}, {"generation_data": deep}):
+        _m, gens, problems = import_file(png(**texts))
+        assert not gens
+        assert any("nested" in p for p in problems), problems
+        assert all("\n" not in p for p in problems)
+
+
+def test_a_long_comfyui_chain_does_not_exhaust_the_stack() -> None:
+    nodes = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "m.safetensors"}},
+             "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "girl", "clip": ["1", 1]}}}
+    prev = "2"
+    for i in range(3, 5003):  # 5,000 conditioning nodes in a row
+        nodes[str(i)] = {"class_type": "ConditioningCombine", "inputs": {"conditioning_1": [prev, 0]}}
+        prev = str(i)
+    samplers = {}
+    for k in range(200):  # 200 samplers, each fed by the previous one: more than are walked
+        samplers[str(10_000 + k)] = {"class_type": "KSampler", "inputs": {
+            "positive": [prev, 0], "negative": ["2", 0], "model": ["1", 0], "seed": k, "steps": 20, "cfg": 7,
+            "latent_image": [str(10_000 + k - 1), 0] if k else ["1", 2]}}
+    nodes.update(samplers)
+    _m, (g,), problems = import_file(png(prompt=json.dumps(nodes)))
+    assert g.prompts == ["girl"] and g.model == "m.safetensors" and g.seed == 0
+    assert g.extra["sampler_count"] == 200 and len(g.extra["passes"]) == 64
+    assert [p["pass"] for p in g.extra["passes"]][:3] == [1, 2, 3]
+
+
+def test_ztxt_bomb_costs_bounded_memory() -> None:
+    """200 zTXt chunks of 16 MiB each (3 MB on disk) cost 3.4 GB; now the file's budget is 32 MiB."""
+    import tracemalloc
+
+    from badfiles import ztxt_bomb
+
+    data = ztxt_bomb(200, 16)
+    assert len(data) < 4_000_000
+    tracemalloc.start()
+    try:
+        meta, _gens, problems = import_file(data)
+        _cur, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 << 20, peak  # 32 MiB of text (+ its str copies), not gigabytes
+    assert any("skipped" in p and "32 MiB" in p for p in problems), problems
+    assert len(problems) < 25
+
+
+def test_fooocus_python_literal_bombs_are_kept_as_text() -> None:
+    p = {"metadata_scheme": "fooocus", "prompt": "x", "loras": "[" * 200 + "]" * 200,
+         "resolution": "(" + "1," * 100_000 + ")"}
+    _m, gens, problems = import_file(png(parameters=json.dumps(p), fooocus_scheme="fooocus"))
+    assert all("\n" not in q for q in problems)
+    _canonical(gens)

@@ -43,6 +43,11 @@ class Settings:
     max_style_bytes: int = 1_000_000
     threads: int = 2
     chromium: str = ""
+    # The creator's contact details for takedown notices (Art. 14 信息网络传播权保护条例, 17 U.S.C. §512(c)(3)).
+    contact_name: str = ""
+    contact_email: str = ""
+    contact_address: str = ""
+    contact_phone: str = ""
 
     @property
     def database_url(self) -> str:
@@ -63,6 +68,10 @@ _ENV = {
     "INKSEAL_SSCD_MODEL": "sscd_model",
     "INKSEAL_CHROMIUM": "chromium",
     "INKSEAL_ALLOW_PRIVATE_ADDRESSES": "allow_private_addresses",
+    "INKSEAL_CONTACT_NAME": "contact_name",
+    "INKSEAL_CONTACT_EMAIL": "contact_email",
+    "INKSEAL_CONTACT_ADDRESS": "contact_address",
+    "INKSEAL_CONTACT_PHONE": "contact_phone",
 }
 
 

@@ -15,3 +15,9 @@ class NotFound(InksealError):
 
 class SourceError(InksealError):
     """A scan source (page, archive, URL list) could not be read."""
+
+
+class MetadataError(InksealError, ValueError):
+    """Generation metadata in a file is malformed, too large or too deeply nested to read.
+
+    Also a ValueError, so that parsers which treat "not valid JSON" as "not this format" keep doing so."""

@@ -3,6 +3,11 @@
 Hostile or odd input is the norm for a scanner of the open web, so this module
 - refuses empty, truncated and corrupt files with a one-line reason (`BadImage`);
 - refuses decompression bombs by checking the header's pixel count *before* decoding;
+- refuses degenerate geometry (<= 2 px on a side, or longer than 20:1) from the header too, before
+  any pixel is decoded: such files are a few hundred bytes yet made the feature extractors upscale
+  them to gigabytes (a 1000x1 GIF cost 5-8 GB and crashed ORB);
+- is total: whatever a decoder plug-in raises on hostile bytes (TIFF "Missing dimensions"
+  TypeError, a truncated GIF's IndexError, ...) becomes `BadImage`, never another exception;
 - normalises every mode (CMYK, 16-bit, palette, alpha, LA, I, F) to 8-bit RGB, compositing
   transparency onto white the way a browser shows it on a white page;
 - applies the EXIF orientation, ignoring broken EXIF rather than failing the image;
@@ -23,8 +28,31 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from inkseal.errors import BadImage
 
-# Pillow's own bomb check warns at 89 MP and errors at 2x; we enforce our own limit explicitly instead.
-Image.MAX_IMAGE_PIXELS = None
+# Pillow's own bomb check must stay on: some plug-ins allocate the canvas while *opening*, before
+# our header check can run (a 3 KB fuzzed GIF claiming 30942x49116 cost 630 MB in Image.open with
+# the check off). It is set to our default limit and only ever raised to a caller's larger
+# `max_pixels`; our own explicit check below enforces each caller's limit.
+DEFAULT_MAX_PIXELS = 64_000_000
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
+
+MIN_SIDE = 3  # 1- and 2-pixel lines carry nothing to compare, and every signal degenerates on them
+# 20:1 keeps every real picture format we know - web banners (728x90 is 8:1, 970x90 is 10.8:1),
+# panoramas (typically 4:1 to 12:1), webtoon strips as platforms serve them (segments of ~1:2 to
+# 1:12) - while refusing lines and slivers that would be stretched hundreds of times by the
+# fixed-short-side resizes of SSCD (288 px) and ORB.
+MAX_ASPECT = 20.0
+
+
+def check_geometry(width: int, height: int, *, max_aspect: float = MAX_ASPECT) -> None:
+    """Raise `BadImage` for a picture too small or too elongated to compare (header sizes suffice)."""
+    if width <= 0 or height <= 0:
+        raise BadImage(f"image has no pixels ({width}x{height})")
+    if min(width, height) < MIN_SIDE:
+        raise BadImage(f"image too small to compare: {width}x{height} "
+                       f"(needs at least {MIN_SIDE} px on each side)")
+    if max(width, height) > max_aspect * min(width, height):
+        raise BadImage(f"image too elongated to compare: {width}x{height} "
+                       f"(aspect ratio over {max_aspect:g}:1)")
 
 
 @dataclass
@@ -77,18 +105,26 @@ def _to_rgb(im: Image.Image, notes: list[str]) -> Image.Image:
     return im
 
 
-def load_image(data: bytes, *, max_pixels: int = 64_000_000, name: str = "") -> LoadedImage:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0][:300] if text else type(exc).__name__
+    return "".join(c if c.isprintable() else " " for c in line)  # one line, whatever bytes it quotes
+
+
+def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "",
+               max_aspect: float = MAX_ASPECT) -> LoadedImage:
     """Decode `data` into RGB pixels or raise `BadImage` with a one-line reason."""
     if not data:
         raise BadImage("empty file (0 bytes)")
+    if (Image.MAX_IMAGE_PIXELS or 0) < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels  # (see DEFAULT_MAX_PIXELS) a larger limit asked for: allow it
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
             w, h = im.size
-            if w <= 0 or h <= 0:
-                raise BadImage(f"image has no pixels ({w}x{h})")
+            check_geometry(w, h, max_aspect=max_aspect)
             if w * h > max_pixels:
                 raise BadImage(f"decompression bomb refused: {w}x{h} = {w * h:,} pixels exceeds the {max_pixels:,} limit")
             fmt = im.format or "unknown"
@@ -111,13 +147,17 @@ def load_image(data: bytes, *, max_pixels: int = 64_000_000, name: str = "") -> 
         raise
     except UnidentifiedImageError:
         raise BadImage("not a recognised image format (corrupt or not an image)") from None
-    except Image.DecompressionBombError as exc:
-        raise BadImage(f"decompression bomb refused: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, struct.error) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # warnings are errors here
+        raise BadImage(f"decompression bomb refused: {_first_line(exc)}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        msg = _first_line(exc)
         if "truncated" in msg.lower():
             raise BadImage(f"truncated image: {msg}") from None
         raise BadImage(f"corrupt image: {msg}") from None
+    except MemoryError:
+        raise BadImage("image needs more memory than is available to decode") from None
+    except Exception as exc:  # noqa: BLE001 - decoder plug-ins raise TypeError, IndexError, ... on hostile bytes
+        raise BadImage(f"corrupt image ({type(exc).__name__}): {_first_line(exc)}") from None
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise BadImage(f"unexpected pixel layout {arr.shape}")
     return LoadedImage(
@@ -132,12 +172,17 @@ def load_image(data: bytes, *, max_pixels: int = 64_000_000, name: str = "") -> 
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
-    """Read a file, refusing anything larger than `max_bytes` (checked before reading)."""
+    """Read a file, refusing anything larger than `max_bytes` (checked before reading, and while
+    reading: a file that grows, or a FIFO / device with no meaningful size, is cut off too)."""
     p = Path(path)
     size = p.stat().st_size
     if size > max_bytes:
         raise BadImage(f"file too large: {size:,} bytes exceeds the {max_bytes:,} limit")
-    return p.read_bytes()
+    with p.open("rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise BadImage(f"file too large: more than the {max_bytes:,}-byte limit")
+    return data
 
 
 def resize_short(rgb: np.ndarray, short: int) -> np.ndarray:

@@ -8,6 +8,10 @@
   ComfyUI's WebP savers put `prompt:` and `workflow:`;
 - stealth metadata in the least significant bits of the alpha (or RGB) channel, column-major;
 - XMP packets, and whether a C2PA manifest is present (PNG caBX chunk, JPEG APP11 JUMBF).
+
+Reading is total: `read_metadata` never raises; what it cannot read becomes a one-line entry in
+`problems`. Decompression is budgeted per chunk (16 MiB) and per file (32 MiB in all), so a
+zTXt bomb (200 chunks of 16 MiB each, 3 MB on disk) costs at most 32 MiB, not gigabytes.
 """
 
 from __future__ import annotations
@@ -15,14 +19,20 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
+import inkseal.imaging  # noqa: F401 - keeps Pillow's decompression-bomb check on (see DEFAULT_MAX_PIXELS)
+
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 MAX_TEXT = 16 * 1024 * 1024  # no single metadata text may inflate beyond this (zip bombs in zTXt)
+MAX_INFLATED_TOTAL = 32 * 1024 * 1024  # nor all of a file's compressed texts together
+MAX_STEALTH_PIXELS = 40_000_000  # stealth LSBs are read from the decoded pixels: bounded work
 
 
 @dataclass
@@ -38,12 +48,23 @@ class RawMetadata:
     stealth_kind: str = ""
     problems: list[str] = field(default_factory=list)
     raw: bytes | None = field(default=None, repr=False)  # the file itself, for readers that need it (C2PA)
+    inflated: int = field(default=0, repr=False)  # bytes decompressed so far, against MAX_INFLATED_TOTAL
 
 
-def _inflate(data: bytes) -> bytes:
+class _BudgetSpent(Exception):
+    """The file's decompression budget is used up: no more compressed chunks are inflated."""
+
+
+def _inflate(data: bytes, meta: RawMetadata) -> bytes:
+    budget = min(MAX_TEXT, MAX_INFLATED_TOTAL - meta.inflated)
+    if budget <= 0:
+        raise _BudgetSpent
     d = zlib.decompressobj()
-    out = d.decompress(data, MAX_TEXT)
+    out = d.decompress(data, budget)
+    meta.inflated += len(out)
     if d.unconsumed_tail:
+        if budget < MAX_TEXT:
+            raise _BudgetSpent
         raise ValueError("compressed text chunk inflates beyond the 16 MiB limit")
     return out
 
@@ -51,14 +72,14 @@ def _inflate(data: bytes) -> bytes:
 def png_text_chunks(data: bytes, meta: RawMetadata) -> None:
     if not data.startswith(PNG_SIG):
         return
-    pos, seen_idat = 8, False
+    pos, seen_idat, skipped = 8, False, 0
     while pos + 8 <= len(data):
         (length,) = struct.unpack(">I", data[pos:pos + 4])
         kind = data[pos + 4:pos + 8]
         body = data[pos + 8:pos + 8 + length]
         pos += 12 + length
         if len(body) < length:
-            meta.problems.append(f"PNG chunk {kind.decode('latin-1', 'replace')} truncated")
+            meta.problems.append(f"PNG chunk {_kind(kind)} truncated")
             break
         try:
             if kind == b"tEXt":
@@ -66,13 +87,13 @@ def png_text_chunks(data: bytes, meta: RawMetadata) -> None:
                 _put(meta, key.decode("latin-1"), text.decode("latin-1"), "tEXt", seen_idat)
             elif kind == b"zTXt":
                 key, _, rest = body.partition(b"\0")
-                _put(meta, key.decode("latin-1"), _inflate(rest[1:]).decode("latin-1"), "zTXt", seen_idat)
+                _put(meta, key.decode("latin-1"), _inflate(rest[1:], meta).decode("latin-1"), "zTXt", seen_idat)
             elif kind == b"iTXt":
                 key, _, rest = body.partition(b"\0")
                 flag, _method = rest[0], rest[1]
                 _lang, _, rest = rest[2:].partition(b"\0")
                 _translated, _, text = rest.partition(b"\0")
-                text = _inflate(text) if flag else text
+                text = _inflate(text, meta) if flag else text
                 _put(meta, key.decode("latin-1"), text.decode("utf-8", "replace"), "iTXt", seen_idat)
             elif kind == b"caBX":
                 meta.has_c2pa = True
@@ -80,8 +101,24 @@ def png_text_chunks(data: bytes, meta: RawMetadata) -> None:
                 seen_idat = True
             elif kind == b"IEND":
                 break
+        except _BudgetSpent:
+            skipped += 1
         except (ValueError, IndexError, zlib.error) as exc:
-            meta.problems.append(f"PNG {kind.decode('latin-1', 'replace')} chunk unreadable: {exc}")
+            if len(meta.problems) < 20:  # one line per bad chunk, but a file of 10,000 bad chunks is not 10,000 lines
+                meta.problems.append(f"PNG {_kind(kind)} chunk unreadable: {_line(exc)}")
+    if skipped:
+        meta.problems.append(f"{skipped} compressed text chunk(s) skipped: the file's metadata inflates beyond "
+                             f"the {MAX_INFLATED_TOTAL >> 20} MiB limit")
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _kind(kind: bytes) -> str:
+    """A chunk type for a message: its letters, or hex when a corrupt file put control bytes there."""
+    return kind.decode("ascii") if kind.isalpha() else "0x" + kind.hex()
 
 
 def _put(meta: RawMetadata, key: str, text: str, chunk: str, after_idat: bool) -> None:
@@ -92,14 +129,22 @@ def _put(meta: RawMetadata, key: str, text: str, chunk: str, after_idat: bool) -
     meta.where[key] = f"PNG {chunk} chunk '{key}'" + (" (after IDAT)" if after_idat else "")
 
 
-def decode_user_comment(raw: bytes) -> str:
-    """EXIF UserComment: an 8-byte character-code prefix, then the text."""
+def decode_user_comment(raw: object) -> str:
+    """EXIF UserComment: an 8-byte character-code prefix, then the text.
+
+    Hostile EXIF gives any type here: Pillow returns an int, a tuple (of ints, or of anything) or a
+    float when the tag's declared type is not UNDEFINED."""
     if isinstance(raw, str):
         return raw
+    if isinstance(raw, tuple | list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw):
+        raw = bytes(raw)
+    if not isinstance(raw, bytes | bytearray):
+        return ""  # a number or a mixed tuple: no text to read
+    raw = bytes(raw)
     prefix, body = raw[:8], raw[8:]
     if prefix.startswith(b"UNICODE"):
         if body[:2] in (b"\xfe\xff", b"\xff\xfe"):
-            return body.decode("utf-16")
+            return body.decode("utf-16", "replace")  # an odd byte count ends in U+FFFD, not an exception
         # No BOM: the byte order shows in where the zero bytes of ASCII characters sit.
         even_zeros = body[0::2].count(0)
         odd_zeros = body[1::2].count(0)
@@ -115,7 +160,7 @@ def exif_texts(im: Image.Image, meta: RawMetadata) -> None:
     try:
         exif = im.getexif()
     except Exception as exc:  # hostile EXIF: note it, keep going
-        meta.problems.append(f"EXIF unreadable: {exc}")
+        meta.problems.append(f"EXIF unreadable: {_line(exc)}")
         return
     try:
         sub = exif.get_ifd(0x8769)
@@ -146,60 +191,94 @@ STEALTH_MAGICS = {"stealth_pnginfo": False, "stealth_pngcomp": True, "stealth_rg
 
 
 def read_stealth(im: Image.Image) -> tuple[str, str] | None:
-    """A1111 / NovelAI stealth metadata: LSBs in column-major order; alpha, else RGB."""
+    """A1111 / NovelAI stealth metadata: LSBs in column-major order; alpha, else RGB.
+
+    Only the columns holding the 152-bit header are unpacked first, and then only those the payload
+    needs: a 40-megapixel picture without stealth data costs its decode, not four bit-plane copies."""
     if im.mode not in ("RGBA", "RGB", "LA", "P"):
         return None
     rgba = np.asarray(im.convert("RGBA"))
-    candidates = []
+    h, w = rgba.shape[:2]
+
+    def alpha_bits(cols: int) -> np.ndarray:
+        return rgba[:, :cols, 3].T.reshape(-1) & 1
+
+    def rgb_bits(cols: int) -> np.ndarray:
+        return rgba[:, :cols, :3].transpose(1, 0, 2).reshape(-1) & 1
+
+    candidates: list[tuple[str, int, Callable[[int], np.ndarray]]] = []
     if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-        candidates.append(("alpha", rgba[..., 3].T.reshape(-1) & 1))
-    candidates.append(("rgb", rgba[..., :3].transpose(1, 0, 2).reshape(-1) & 1))
-    for channel, bits in candidates:
-        head = np.packbits(bits[: 15 * 8]).tobytes()
-        magic = head.decode("latin-1")
+        candidates.append(("alpha", 1, alpha_bits))
+    candidates.append(("rgb", 3, rgb_bits))
+    for channel, per_pixel, bits_of in candidates:
+        head = bits_of(min(w, -(-152 // (h * per_pixel))))
+        if len(head) < 152:
+            continue
+        magic = np.packbits(head[:120]).tobytes().decode("latin-1")
         if magic not in STEALTH_MAGICS:
             continue
         compressed = STEALTH_MAGICS[magic]
         if (channel == "alpha") != magic.startswith("stealth_png"):
             continue
-        n_bits = int.from_bytes(np.packbits(bits[120:152]).tobytes(), "big")
-        if n_bits <= 0 or 152 + n_bits > len(bits) or n_bits > MAX_TEXT * 8:
+        n_bits = int.from_bytes(np.packbits(head[120:152]).tobytes(), "big")
+        if n_bits <= 0 or 152 + n_bits > h * w * per_pixel or n_bits > MAX_TEXT * 8:
             raise ValueError(f"stealth metadata length {n_bits} bits does not fit the image")
+        bits = bits_of(min(w, -(-(152 + n_bits) // (h * per_pixel))))
         payload = np.packbits(bits[152:152 + n_bits]).tobytes()
         if compressed:
             with gzip.GzipFile(fileobj=io.BytesIO(payload)) as gz:
-                payload = gz.read(MAX_TEXT)
+                payload = gz.read(MAX_TEXT + 1)
+            if len(payload) > MAX_TEXT:
+                raise ValueError("compressed stealth metadata inflates beyond the 16 MiB limit")
         return payload.decode("utf-8", "replace"), f"{channel} least significant bits ({magic})"
     return None
 
 
 def read_metadata(data: bytes) -> RawMetadata:
-    """Everything a generator may have left in the file. Never raises for odd metadata."""
+    """Everything a generator may have left in the file. Never raises: problems are listed in `problems`."""
     meta = RawMetadata(raw=data)
+    try:
+        _read_into(data, meta)
+    except MemoryError:
+        meta.problems.append("metadata needs more memory than is available: not read")
+    except Exception as exc:  # noqa: BLE001 - hostile files reach code paths nobody wrote tests for
+        meta.problems.append(f"metadata unreadable ({type(exc).__name__}): {_line(exc)}")
+    return meta
+
+
+def _read_into(data: bytes, meta: RawMetadata) -> None:
     png_text_chunks(data, meta)
     if data[:2] == b"\xff\xd8" and b"jumb" in data[:1 << 20]:  # JPEG APP11 JUMBF box
         meta.has_c2pa = True
     elif data[:4] == b"RIFF" and b"C2PA" in data[:1 << 20]:  # WebP C2PA chunk
         meta.has_c2pa = True
     try:
-        im = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            # Pillow's bomb check (kept on by inkseal.imaging) warns between 1x and 2x its limit and
+            # refuses beyond: text chunks were read above without it; pixels are not needed here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
         meta.format, (meta.width, meta.height) = im.format or "", im.size
     except Exception as exc:
-        meta.problems.append(f"not an image Pillow can open: {str(exc).splitlines()[0] if str(exc) else exc}")
-        return meta
-    if im.format != "PNG":
-        exif_texts(im, meta)
-        xmp = im.info.get("xmp")
-        if isinstance(xmp, bytes | str):
-            meta.xmp = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
-    elif "exif" in im.info:
-        exif_texts(im, meta)
+        meta.problems.append(f"not an image Pillow can open: {_line(exc)}")
+        return
+    try:
+        if im.format != "PNG":
+            exif_texts(im, meta)
+            xmp = im.info.get("xmp")
+            if isinstance(xmp, bytes | str):
+                meta.xmp = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
+        elif "exif" in im.info:
+            exif_texts(im, meta)
+    except Exception as exc:  # noqa: BLE001 - EXIF / XMP of any shape: the rest of the file still counts
+        meta.problems.append(f"EXIF unreadable ({type(exc).__name__}): {_line(exc)}")
     if not meta.texts:
         try:
-            if im.width * im.height <= 40_000_000:
+            w, h = im.size
+            # degenerate geometry (a 1 x 40,000,000 line) is refused before decoding any pixel
+            if 0 < w * h <= MAX_STEALTH_PIXELS and min(w, h) >= 3:
                 found = read_stealth(im)
                 if found:
                     meta.stealth, meta.stealth_kind = found
-        except Exception as exc:
-            meta.problems.append(f"stealth metadata unreadable: {exc}")
-    return meta
+        except Exception as exc:  # noqa: BLE001 - Pillow raises anything on truncated / corrupt pixels
+            meta.problems.append(f"stealth metadata unreadable: {_line(exc)}")

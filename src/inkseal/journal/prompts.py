@@ -15,6 +15,8 @@ term positions and a diff, which none of them expose.
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -29,51 +31,73 @@ class Term:
     kind: str = "text"  # text | lora | hypernet | break | edit
 
     def as_dict(self) -> dict:
-        return {"text": self.text, "weight": round(self.weight, 4), "kind": self.kind}
+        return {"text": self.text, "weight": _weight(self.weight), "kind": self.kind}
 
 
-def _segments(s: str, i: int = 0, closing: str = "") -> tuple[list[tuple[str, float]], int]:
-    """Recursive descent: returns [(text, relative weight)] up to the matching `closing` bracket."""
-    out: list[tuple[str, float]] = []
-    buf: list[str] = []
+def _weight(w: float) -> float | str:
+    # "(x:1e999)" or hundreds of nested "(" overflow a float: kept as text, since canonical JSON has no infinity
+    return round(w, 4) if math.isfinite(w) else str(w)
 
-    def flush() -> None:
-        if buf:
-            out.append(("".join(buf), 1.0))
-            buf.clear()
 
-    while i < len(s):
-        ch = s[i]
-        if ch == "\\" and i + 1 < len(s):
-            buf.append(s[i + 1])
+MAX_NESTING = 64  # brackets nested deeper than this are literal text: (1.1^64 = 445x is already absurd)
+MAX_PROMPT_CHARS = 200_000  # a prompt longer than this is parsed up to here (A1111 caps at 75-token chunks anyway)
+
+
+@dataclass
+class _Group:
+    opener: str  # "(" or "[", "" for the whole prompt
+    out: list[tuple[str, float]]
+    buf: list[str]
+
+    def flush(self) -> None:
+        if self.buf:
+            self.out.append(("".join(self.buf), 1.0))
+            self.buf.clear()
+
+
+def _close(group: _Group, parent: _Group) -> None:
+    """Apply a finished (...) or [...] group's emphasis and hand its segments to the parent."""
+    group.flush()
+    inner = group.out
+    text = "".join(t for t, _w in inner)
+    if group.opener == "[" and (":" in text or "|" in text):
+        parent.out.append((f"[{text}]", 1.0))  # prompt editing / alternation: not an emphasis
+        return
+    factor = 1.1 if group.opener == "(" else 1 / 1.1
+    if group.opener == "(" and inner:
+        m = EXPLICIT.match(inner[-1][0])
+        if m:  # "(text:1.3)": the explicit weight replaces the default 1.1
+            inner[-1] = (m.group(1), inner[-1][1])
+            factor = float(m.group(2))
+    parent.out.extend((t, w * factor) for t, w in inner)
+
+
+def _segments(s: str) -> list[tuple[str, float]]:
+    """[(text, weight)] for the emphasis syntax, with an explicit stack rather than recursion:
+    ~1,200 nested "(" in a hostile prompt exhausted Python's recursion limit. An unclosed group
+    ends at the end of the prompt; an unmatched closer is literal, as the web UIs treat them."""
+    stack = [_Group("", [], [])]
+    i, n = 0, len(s)
+    while i < n:
+        ch, top = s[i], stack[-1]
+        if ch == "\\" and i + 1 < n:
+            top.buf.append(s[i + 1])
             i += 2
             continue
-        if ch in "([":
-            flush()
-            inner, i = _segments(s, i + 1, ")" if ch == "(" else "]")
-            text = "".join(t for t, _w in inner)
-            if ch == "[" and (":" in text or "|" in text):
-                out.append((f"[{text}]", 1.0))  # prompt editing / alternation: not an emphasis
-                continue
-            factor = 1.1 if ch == "(" else 1 / 1.1
-            if ch == "(" and inner:
-                m = EXPLICIT.match(inner[-1][0])
-                if m:  # "(text:1.3)": the explicit weight replaces the default 1.1
-                    inner[-1] = (m.group(1), inner[-1][1])
-                    factor = float(m.group(2))
-            out += [(t, w * factor) for t, w in inner]
-            continue
-        if ch in ")]":
-            if ch == closing:
-                flush()
-                return out, i + 1
-            buf.append(ch)  # unbalanced closer: literal, as the web UIs treat it
-            i += 1
-            continue
-        buf.append(ch)
+        if ch in "([" and len(stack) <= MAX_NESTING:
+            top.flush()
+            stack.append(_Group(ch, [], []))
+        elif ch in ")]" and len(stack) > 1 and ch == (")" if top.opener == "(" else "]"):
+            stack.pop()
+            _close(top, stack[-1])
+        else:
+            top.buf.append(ch)
         i += 1
-    flush()
-    return out, i
+    while len(stack) > 1:
+        group = stack.pop()
+        _close(group, stack[-1])
+    stack[0].flush()
+    return stack[0].out
 
 
 def parse_terms(prompt: str) -> list[Term]:
@@ -85,11 +109,14 @@ def parse_terms(prompt: str) -> list[Term]:
 
     def take_net(m: re.Match[str]) -> str:
         kind = m.group(1).lower()
-        nets.append(Term(m.group(2).strip(), float(m.group(3)) if m.group(3) else 1.0,
-                         "lora" if kind in ("lora", "lyco") else kind))
+        try:
+            weight = float(m.group(3)) if m.group(3) else 1.0
+        except ValueError:  # "<lora:x:1.2.3>" or "<lora:x:.>": the regex admits them, float() does not
+            weight = 1.0
+        nets.append(Term(m.group(2).strip(), weight, "lora" if kind in ("lora", "lyco") else kind))
         return ","
-    body = EXTRA_NET.sub(take_net, prompt)
-    segs, _ = _segments(body)
+    body = EXTRA_NET.sub(take_net, str(prompt)[:MAX_PROMPT_CHARS])
+    segs = _segments(body)
     for text, weight in segs:
         for chunk_i, chunk in enumerate(re.split(r"\bBREAK\b", text)):
             if chunk_i:
@@ -120,7 +147,8 @@ class PromptDiff:
         return {
             "added": [t.as_dict() for t in self.added],
             "removed": [t.as_dict() for t in self.removed],
-            "reweighted": [{"term": a.text, "from": round(a.weight, 4), "to": round(b.weight, 4)} for a, b in self.reweighted],
+            "reweighted": [{"term": a.text, "from": _weight(a.weight), "to": _weight(b.weight)}
+                           for a, b in self.reweighted],
             "moved": [t.as_dict() for t in self.moved],
             "unchanged": self.unchanged,
         }
@@ -143,9 +171,15 @@ def diff_terms(before: list[Term], after: list[Term]) -> PromptDiff:
     return PromptDiff(added, removed, reweighted, [by_a[k] for k in moved_keys], len(keep))
 
 
+LCS_MAX_CELLS = 4_000_000  # the exact table costs n*m cells; beyond this, difflib's linear-memory matcher
+
+
 def _lcs(a: list[str], b: list[str]) -> set[str]:
     """Terms in the longest common subsequence (those that kept their relative order)."""
     n, m = len(a), len(b)
+    if n * m > LCS_MAX_CELLS:  # two 10,000-term prompts would need 100 M cells (GBs) for the exact table
+        blocks = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+        return {a[blk.a + k] for blk in blocks for k in range(blk.size)}
     dp = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         for j in range(m - 1, -1, -1):

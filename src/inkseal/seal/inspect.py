@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inkseal.imaging import load_image
+from inkseal.errors import BadImage
+from inkseal.imaging import load_image, read_limited
 from inkseal.journal.importers import import_metadata
 from inkseal.journal.keys import verify_signature
 from inkseal.journal.metadata import read_metadata
@@ -27,9 +29,13 @@ if TYPE_CHECKING:
     from inkseal.app import Inkseal
 
 FINDINGS = {
+    "watermark_locked": ("watermark not checked: the watermark key is encrypted; give the passphrase "
+                         "(INKSEAL_PASSPHRASE or --passphrase-file)",
+                         "未检查水印：水印密钥已加密，请提供口令（INKSEAL_PASSPHRASE 或 --passphrase-file）"),
     "label_missing": ("no GB 45438 implicit label (XMP TC260:AIGC)", "缺少 GB 45438 隐式标识（XMP TC260:AIGC）"),
     "label_removed": ("implicit label removed: the sealed work carried one", "隐式标识已被删除：原封存作品带有该标识"),
     "label_invalid": ("implicit label malformed: {why}", "隐式标识格式错误：{why}"),
+    "xmp_invalid": ("XMP metadata unreadable: {why}", "XMP 元数据无法读取：{why}"),
     "label_signature_bad": ("implicit label signature does not match the pixels (altered or re-encoded)",
                             "隐式标识签名与像素不符（已被修改或重新编码）"),
     "c2pa_missing_but_watermark": ("watermark says work {work} but the C2PA manifest is missing",
@@ -46,7 +52,14 @@ def finding(key: str, lang: str, **kw: Any) -> dict[str, str]:
     return {"code": key, "message": (zh if lang == "zh" else en).format(**kw)}
 
 
+def inspect_path(app: Inkseal, path: Path, *, lang: str = "en", extra_anchors: bytes | None = None) -> dict[str, Any]:
+    """`inspect_bytes` on a file, refusing one larger than `settings.max_bytes` before reading it."""
+    return inspect_bytes(app, read_limited(path, app.settings.max_bytes), lang=lang, extra_anchors=extra_anchors)
+
+
 def inspect_bytes(app: Inkseal, data: bytes, *, lang: str = "en", extra_anchors: bytes | None = None) -> dict[str, Any]:
+    if len(data) > app.settings.max_bytes:
+        raise BadImage(f"file too large: {len(data):,} bytes exceeds the {app.settings.max_bytes:,} limit")
     image = load_image(data, max_pixels=app.settings.max_pixels)
     meta = read_metadata(data)
     report: dict[str, Any] = {"format": image.format, "width": image.width, "height": image.height,
@@ -75,6 +88,8 @@ def inspect_bytes(app: Inkseal, data: bytes, *, lang: str = "en", extra_anchors:
                 findings.append(finding("label_signature_bad", lang))
     elif xmp.get("aigc_error"):
         findings.append(finding("label_invalid", lang, why=xmp["aigc_error"]))
+    if xmp.get("xmp_error"):
+        findings.append(finding("xmp_invalid", lang, why=xmp["xmp_error"]))
     report["implicit_label"] = label
     report["ai_generated_per_iptc"] = xmp.get("digital_source_type") == TRAINED_ALGORITHMIC_MEDIA
 
@@ -101,7 +116,9 @@ def inspect_bytes(app: Inkseal, data: bytes, *, lang: str = "en", extra_anchors:
     report["watermark"] = None
     sealed_files = {w.id: f for w in app.works() for f in w.files if (f.regions or {}).get("watermark")}
     sealed_ids = list(sealed_files)
-    if app.keys.watermark_path.exists() and sealed_ids:
+    if sealed_ids and app.keys.watermark_locked():
+        findings.append(finding("watermark_locked", lang))
+    elif app.keys.watermark_path.exists() and sealed_ids:
         # Blind: every sealed work has its own key; the best one pays for the others tried (Bonferroni).
         # A copy with the sealed file's shape is read on the sealed frame (undoes a plain resize).
         def frame(f: Any) -> tuple[int, int] | None:

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 
 from PIL import Image, PngImagePlugin
 
+from inkseal.errors import MetadataError
+from inkseal.safejson import loads_limited
+
 NS = {
     "x": "adobe:ns:meta/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -81,13 +84,36 @@ def build_xmp(meta: RightsMetadata) -> bytes:
     return packet.encode("utf-8")
 
 
+MAX_XMP_CHARS = 4 * 1024 * 1024  # JPEG's APP1 holds 64 KiB; real packets with thumbnails stay under 1 MiB
+
+
 def parse_xmp(xmp: bytes | str) -> dict[str, object]:
-    """Read the fields we care about from any XMP packet (ours or another tool's)."""
-    text = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
+    """Read the fields we care about from any XMP packet (ours or another tool's).
+
+    Total: a packet that is too large, not well-formed, or declares a DTD gives {"xmp_error": reason}
+    (plus nothing else) instead of an exception."""
+    text = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else str(xmp)
     start, end = text.find("<x:xmpmeta"), text.rfind("</x:xmpmeta>")
-    if start < 0 or end < 0:
+    if start < 0 or end < 0 or end < start:
         return {}
-    root = ET.fromstring(text[start:end + len("</x:xmpmeta>")])
+    packet = text[start:end + len("</x:xmpmeta>")]
+    if len(packet) > MAX_XMP_CHARS:
+        return {"xmp_error": f"XMP packet larger than {MAX_XMP_CHARS >> 20} MiB: not read"}
+    # XMP never uses a DTD; refusing one rules out entity expansion (billion laughs) without a
+    # second XML library (defusedxml would do the same for this one check).
+    if "<!DOCTYPE" in packet or "<!ENTITY" in packet:
+        return {"xmp_error": "XMP packet declares a DTD or entities: refused"}
+    try:
+        root = ET.fromstring(packet)
+    except ET.ParseError as exc:
+        return {"xmp_error": f"XMP packet is not well-formed XML: {str(exc).splitlines()[0] if str(exc) else exc}"}
+    try:
+        return _read_fields(root)
+    except RecursionError:
+        return {"xmp_error": "XMP packet nested too deeply to read"}
+
+
+def _read_fields(root: ET.Element) -> dict[str, object]:
     out: dict[str, object] = {}
 
     def find(prefix: str, name: str) -> ET.Element | None:
@@ -102,9 +128,14 @@ def parse_xmp(xmp: bytes | str) -> dict[str, object]:
         out["aigc_raw"] = aigc.text
     if "aigc_raw" in out:
         try:
-            out["aigc"] = json.loads(str(out["aigc_raw"]))
-        except ValueError:
-            out["aigc_error"] = "TC260:AIGC is not valid JSON"
+            label = loads_limited(str(out["aigc_raw"]), max_depth=4, what="TC260:AIGC")
+        except MetadataError as exc:  # not JSON, or nested deeper than a flat label ever is
+            out["aigc_error"] = str(exc)
+        else:
+            if isinstance(label, dict):
+                out["aigc"] = label
+            else:
+                out["aigc_error"] = "TC260:AIGC is not a JSON object"
     for key, (p, n) in {"digital_source_type": ("Iptc4xmpExt", "DigitalSourceType"),
                         "data_mining": ("plus", "DataMining"), "marked": ("xmpRights", "Marked")}.items():
         el = find(p, n)

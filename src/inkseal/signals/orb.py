@@ -43,6 +43,10 @@ class ORBSignal(SignalType):
 
     def compute(self, rgb: np.ndarray) -> LocalFeatures:
         h, w = rgb.shape[:2]
+        if min(h, w) < 3 or max(h, w) > 20 * min(h, w):
+            # Defensive (load_image already refuses these): ORB crashed on 1-px lines, and a sliver
+            # upscaled for its pyramid costs memory for no keypoints. No features, no match.
+            return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), w, h)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if max(h, w) < MIN_SIDE:
             s = MIN_SIDE / max(h, w)

@@ -24,7 +24,15 @@ class PDQSignal(SignalType):
 
     def _prep(self, rgb: np.ndarray) -> np.ndarray:
         # PDQ downsamples to 64x64 internally; pre-shrinking large images saves time, not accuracy.
-        return np.ascontiguousarray(resize_max(rgb, 512)[0])
+        small = resize_max(rgb, 512)[0]
+        h, w = small.shape[:2]
+        if min(h, w) < 8:
+            # Defensive: PDQ's 64x64 filter assumes some pixels on each side; stretch a sliver
+            # (nearest neighbour) rather than hand the C code a 1-px line.
+            import cv2
+
+            small = cv2.resize(small, (max(8, w), max(8, h)), interpolation=cv2.INTER_NEAREST)
+        return np.ascontiguousarray(small)
 
     def compute(self, rgb: np.ndarray) -> tuple[np.ndarray, int]:
         import pdqhash

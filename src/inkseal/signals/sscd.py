@@ -17,10 +17,12 @@ import threading
 
 import numpy as np
 
+from inkseal.errors import BadImage
 from inkseal.imaging import resize_short
 from inkseal.signals.base import SignalType
 
 SHORT_EDGE = 288
+MAX_LONG_EDGE = SHORT_EDGE * 20  # load_image refuses > 20:1; crops reaching here are clamped, not stretched to GBs
 _SESSIONS: dict[tuple[str, int], object] = {}
 _LOCK = threading.Lock()
 
@@ -54,8 +56,21 @@ class SSCDSignal(SignalType):
         self.name = "sscd" if model == "sscd" else model.replace("_", "-")
 
     def compute(self, rgb: np.ndarray) -> np.ndarray:
+        if rgb.ndim != 3 or min(rgb.shape[:2]) < 1:
+            raise BadImage(f"no pixels to describe (array shape {rgb.shape})")
         sess = _session(self.model, self.threads)
-        x = resize_short(rgb, SHORT_EDGE)[None]
+        h, w = rgb.shape[:2]
+        if max(h, w) > 20 * min(h, w):
+            # Defensive: a 1000x1 sliver resized to a 288-px short side would be 288,000 px long
+            # (gigabytes through the network). Squeeze the long side instead; such inputs only come
+            # from region crops, since load_image refuses the whole picture.
+            import cv2
+
+            s = SHORT_EDGE / min(h, w)
+            size = (min(MAX_LONG_EDGE, round(w * s)), min(MAX_LONG_EDGE, round(h * s)))
+            x = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)[None]
+        else:
+            x = resize_short(rgb, SHORT_EDGE)[None]
         out = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(x)})[0][0]  # type: ignore[attr-defined]
         return out.astype(np.float32)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from inkseal.errors import InksealError
 from inkseal.journal.importers.a1111 import import_a1111, import_a1111_stealth
 from inkseal.journal.importers.base import Generation
 from inkseal.journal.importers.c2pa_reader import import_c2pa
@@ -48,13 +49,20 @@ IMPORTERS: list[tuple[str, Importer]] = [
 def import_metadata(meta: RawMetadata) -> tuple[list[Generation], list[str]]:
     """All generations the file describes, and one-line problems met on the way."""
     found: list[Generation] = []
-    problems = list(meta.problems)
+    problems = [_one_line(p) for p in meta.problems]
     claimed: set[str] = set()
     for name, importer in IMPORTERS:
         try:
-            gens = importer(meta)
-        except Exception as exc:  # hostile metadata: that importer gives up, the others go on
-            problems.append(f"{name} metadata unreadable: {type(exc).__name__}: {exc}")
+            gens = [g.normalise() for g in importer(meta)]
+        except InksealError as exc:  # bad JSON, too deep, too large: the importer's own one-line reason
+            problems.append(f"{name} metadata unreadable: {_line(exc)}")
+            continue
+        except MemoryError:
+            problems.append(f"{name} metadata unreadable: needs more memory than is available")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a shape no importer expects (a list where a dict
+            # belongs ...): that importer gives up with one line, the others go on, the file is still journaled
+            problems.append(f"{name} metadata has an unexpected shape ({type(exc).__name__}): {_line(exc)}")
             continue
         for g in gens:
             if g.source_key in claimed and g.source_key:
@@ -62,6 +70,16 @@ def import_metadata(meta: RawMetadata) -> tuple[list[Generation], list[str]]:
             claimed.add(g.source_key)
             found.append(g)
     return found, problems
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return _one_line(text.splitlines()[0]) if text else type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    """A problem is shown as one line: control characters (from a corrupt file's bytes) become spaces."""
+    return "".join(c if c.isprintable() else " " for c in text)[:300]
 
 
 def import_file(data: bytes) -> tuple[RawMetadata, list[Generation], list[str]]:

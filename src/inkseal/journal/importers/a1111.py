@@ -10,13 +10,13 @@ a small tokenizer of our own rather than the web UI's regex (AGPL-licensed).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from inkseal.journal.importers.base import Generation, to_float, to_int
 from inkseal.journal.metadata import RawMetadata
 from inkseal.journal.prompts import parse_terms
+from inkseal.safejson import loads_limited
 
 PARAM_LINE = re.compile(r"^\s*(Steps|Sampler|CFG scale|Seed|Size|Model|Version)\s*:", re.M)
 
@@ -60,8 +60,8 @@ def parse_param_line(line: str) -> dict[str, Any]:
             raw = line[i:j + 1]
             i = j + 1
             try:
-                value = json.loads(raw)
-            except ValueError:
+                value = loads_limited(raw, what="infotext JSON value")
+            except ValueError:  # MetadataError included: kept as text
                 value = raw
         else:
             j = line.find(",", i)
@@ -119,7 +119,7 @@ def generation_from_infotext(text: str, where: str, key: str, tool: str = "AUTOM
     g.version = p.pop("Version", None)
     g.hires = {k.removeprefix("Hires ").lower(): p.pop(k) for k in list(p) if k.startswith("Hires ")}
     lora_hashes = {}
-    for part in str(p.get("Lora hashes", "")).split(","):
+    for part in str(p.get("Lora hashes", ""))[:100_000].split(","):
         name, _, h = part.partition(":")
         if name.strip():
             lora_hashes[name.strip()] = h.strip()

@@ -17,6 +17,7 @@ from typing import Any
 from inkseal.journal.importers.base import Generation, load_json, to_float, to_int
 from inkseal.journal.metadata import RawMetadata
 
+MAX_SAMPLERS = 64  # each sampler walks the graph: a hostile 10,000-sampler graph must not cost minutes
 TEXT_KEYS = ("text", "text_g", "text_l", "prompt", "string", "value", "positive", "wildcard_text", "populated_text")
 
 
@@ -33,9 +34,6 @@ class Graph:
             return None
         nid = str(link[0])
         return (nid, self.nodes[nid]) if nid in self.nodes else None
-
-    def inputs(self, node: dict) -> dict[str, Any]:
-        return node.get("inputs") or {}
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         """A literal, or the literal a link points at (primitive / string nodes)."""
@@ -58,20 +56,25 @@ class Graph:
                 out.append(nid)
         return out
 
-    def upstream(self, link: Any, seen: set[str] | None = None, stop: set[str] = frozenset()) -> list[tuple[str, dict]]:
-        """Depth-first list of the nodes feeding `link`, in input order; `stop` nodes are listed
-        but not entered (another sampler's own inputs belong to that sampler)."""
-        seen = seen if seen is not None else set()
-        found = self.node(link)
-        if found is None or found[0] in seen:
-            return []
-        seen.add(found[0])
-        out = [found]
-        if found[0] in stop:
-            return out
-        for v in self.inputs(found[1]).values():
-            if _is_link(v):
-                out += self.upstream(v, seen, stop)
+    def inputs(self, node: dict) -> dict[str, Any]:
+        inputs = node.get("inputs")
+        return inputs if isinstance(inputs, dict) else {}
+
+    def upstream(self, link: Any, stop: set[str] = frozenset()) -> list[tuple[str, dict]]:
+        """Depth-first (pre-order) list of the nodes feeding `link`, in input order; `stop` nodes are
+        listed but not entered (another sampler's own inputs belong to that sampler). An explicit
+        stack, not recursion: a hostile chain of thousands of nodes must not exhaust the stack."""
+        seen: set[str] = set()
+        out: list[tuple[str, dict]] = []
+        pending = [link]
+        while pending:
+            found = self.node(pending.pop())
+            if found is None or found[0] in seen:
+                continue
+            seen.add(found[0])
+            out.append(found)
+            if found[0] not in stop:
+                pending.extend(reversed([v for v in self.inputs(found[1]).values() if _is_link(v)]))
         return out
 
 
@@ -121,6 +124,21 @@ def _latent(graph: Graph, link: Any, samplers: set[str]) -> dict[str, Any]:
     return out
 
 
+def _levels(feeds: dict[str, str | None]) -> dict[str, int]:
+    """How many samplers run before each one (`feeds`: sampler -> the sampler its latent comes from).
+    Iterative, and a cycle (only a hostile graph has one) counts as a first pass."""
+    levels: dict[str, int] = {}
+    for start in feeds:
+        chain, node = [], start
+        while node in feeds and node not in levels and node not in chain:
+            chain.append(node)
+            node = feeds[node]
+        base = levels.get(node, -1) if node in feeds and node not in chain else -1
+        for k, nid in enumerate(reversed(chain)):
+            levels[nid] = base + 1 + k
+    return levels
+
+
 def import_comfyui(meta: RawMetadata) -> list[Generation]:
     text = meta.texts.get("prompt")
     if not text or not text.lstrip().startswith("{"):
@@ -132,6 +150,8 @@ def import_comfyui(meta: RawMetadata) -> list[Generation]:
     sampler_ids = graph.samplers()
     if not sampler_ids:
         return []
+    total_samplers = len(sampler_ids)
+    sampler_ids = sampler_ids[:MAX_SAMPLERS]
     ids = set(sampler_ids)
     passes = []
     for sid in sampler_ids:
@@ -151,17 +171,7 @@ def import_comfyui(meta: RawMetadata) -> list[Generation]:
             "model": model, "loras": loras, "latent": latent,
         })
     # First pass first: a sampler whose latent comes from another sampler runs after it.
-    depth: dict[str, int] = {}
-
-    def level(p: dict, guard: int = 0) -> int:
-        src = p["latent"].get("from_sampler")
-        if src is None or guard > len(passes):
-            return 0
-        if src not in depth:
-            depth[src] = level(next(q for q in passes if q["node"] == src), guard + 1)
-        return depth[src] + 1
-
-    levels = {p["node"]: level(p) for p in passes}  # (list.sort hides the list from its key function)
+    levels = _levels({p["node"]: p["latent"].get("from_sampler") for p in passes})
     passes.sort(key=lambda p: (levels[p["node"]], int(p["node"]) if str(p["node"]).isdigit() else 0))
     for p in passes:
         p["pass"] = levels[p["node"]] + 1
@@ -175,7 +185,7 @@ def import_comfyui(meta: RawMetadata) -> list[Generation]:
         g.width, g.height = first["latent"]["size"]
     g.source_image = first["latent"].get("source_image")
     g.extra["passes"] = passes
-    g.extra["sampler_count"] = len(passes)
+    g.extra["sampler_count"] = total_samplers
     wf = meta.texts.get("workflow")
     try:
         g.workflow = {"api": data, "ui": load_json(wf) if wf else None}

@@ -156,11 +156,14 @@ def import_invokeai(meta: RawMetadata) -> list[Generation]:
 
 
 # -- Fooocus -----------------------------------------------------------------------------------
+LITERAL_MAX_CHARS = 65_536  # ast builds a node per element: a 16 MiB list literal would cost GBs
+
+
 def _literal(v: Any) -> Any:
-    if isinstance(v, str) and v[:1] in "([{":
+    if isinstance(v, str) and v[:1] in "([{" and len(v) <= LITERAL_MAX_CHARS:
         try:
             return ast.literal_eval(v)  # Fooocus writes Python reprs: "(768, 1280)", "['Fooocus V2']"
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # "too many nested parentheses"
             return v
     return v
 
@@ -197,6 +200,8 @@ def import_swarmui(meta: RawMetadata) -> list[Generation]:
     if not isinstance(p, dict) or "sui_image_params" not in p:
         return []
     s = p["sui_image_params"]
+    if not isinstance(s, dict):
+        return []
     g = Generation(tool="SwarmUI", where=meta.where.get("parameters", "parameters") + " (JSON)", source_key="parameters")
     g.version = s.get("swarm_version")
     g.prompts = [s["prompt"]] if s.get("prompt") else []
