@@ -5,6 +5,7 @@
     app.publish(work_id, signature="@li")     # signed copy registered as a published version
     app.scan(["suspects/", "page.html"])      # -> ScanReport, matches stored
     app.matches(); app.set_match_status(1, "whitelisted")
+    app.cases(); app.set_case_status(1, "notice_sent"); app.check_case(1, "still_online")
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from inkseal.match.matcher import Matcher
 from inkseal.match.regions import reference_crops
 from inkseal.match.scan import ItemResult, ScanReport, run_scan
 from inkseal.match.sources.files import IMAGE_SUFFIXES
-from inkseal.registry.models import Match, Work, WorkFile
+from inkseal.registry.models import Case, Match, Work, WorkFile
 from inkseal.registry.store import Registry
 from inkseal.seal.signature import add_signature
 from inkseal.signals import ORBSignal, PDQSignal, SSCDSignal
@@ -249,8 +250,9 @@ class Inkseal:
                         max_pixels=self.settings.max_pixels, http_timeout_s=self.settings.http_timeout_s,
                         on_item=on_item, browser=browser, chromium=self.settings.chromium or None)
 
-    def matches(self, status: str | None = None, work_id: int | None = None) -> list[Match]:
-        return self.registry.matches(status, work_id)
+    def matches(self, status: str | None = None, work_id: int | None = None, *, history: bool = False) -> list[Match]:
+        """The latest sighting of each case; every sighting with `history`."""
+        return self.registry.matches(status, work_id, history=history)
 
     def match_figure(self, match_id: int) -> Image.Image:
         """Side-by-side picture of a stored match (registered file | suspect) with its localisation."""
@@ -275,3 +277,16 @@ class Inkseal:
 
     def set_match_status(self, match_id: int, status: str, note: str = "") -> Match:
         return self.registry.set_match_status(match_id, status, note)
+
+    # -- cases: one per (work, place), whatever the number of sightings ---------------------------
+    def cases(self, work_id: int | None = None, status: str | None = None) -> list[Case]:
+        return self.registry.cases(work_id=work_id, status=status)
+
+    def case(self, case_id: int) -> Case:
+        return self.registry.case(case_id)
+
+    def set_case_status(self, case_id: int, status: str, note: str = "") -> Case:
+        return self.registry.set_case_status(case_id, status, note)
+
+    def check_case(self, case_id: int, result: str, note: str = "") -> Case:
+        return self.registry.check_case(case_id, result, note)

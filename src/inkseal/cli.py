@@ -198,7 +198,7 @@ def index_rebuild() -> None:
 # -- scanning and matches ------------------------------------------------------------------------
 def _match_dict(m: Match) -> dict:
     s = m.suspect
-    return {"id": m.id, "status": m.status, "work_id": m.work_id, "work_title": m.work.title, "file_id": m.file_id,
+    return {"id": m.id, "case_id": m.case_id, "status": m.status, "work_id": m.work_id, "work_title": m.work.title, "file_id": m.file_id,
             "score": round(m.score, 2), "false_match_odds": f"1 in {odds(m.score)}", "scores": m.scores,
             "localisation": m.localisation, "created_at": m.created_at,
             "suspect": {"id": s.id, "sha256": s.sha256, "kind": s.source_kind, "source": s.source,
@@ -252,20 +252,21 @@ def scan(
 
 @app.command()
 def matches(
-    status: Annotated[str | None, typer.Option(help="new, confirmed, ignored or whitelisted.")] = None,
+    status: Annotated[str | None, typer.Option(help="Status of the case (new, confirmed, ignored, ...).")] = None,
     work: Annotated[int | None, typer.Option(help="Only this work.")] = None,
+    history: Annotated[bool, typer.Option("--history", help="Every sighting, not only the latest of each case.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List stored matches."""
-    items = state.app().matches(status, work)
+    """List stored matches: the latest sighting of each case (see `inkseal cases`)."""
+    items = state.app().registry.matches(status, work, history=history)
     if as_json:
         _emit([_match_dict(m) for m in items])
         return
-    table = Table("ID", "Status", "Work", "Score", "Visible", "Signature", "Suspect")
+    table = Table("ID", "Case", "Status", "Work", "Score", "Visible", "Signature", "Suspect")
     for m in items:
         sig = (m.localisation.get("regions") or {}).get("signature", {}).get("status", "")
         vis = m.localisation.get("visible_fraction")
-        table.add_row(str(m.id), m.status, f"{m.work_id} {m.work.title}", f"{m.score:.1f}",
+        table.add_row(str(m.id), str(m.case_id or ""), m.status, f"{m.work_id} {m.work.title}", f"{m.score:.1f}",
                       f"{100 * vis:.0f}%" if vis is not None else "", sig, m.suspect.page_url or m.suspect.source)
     out.print(table)
 
@@ -289,7 +290,7 @@ def match_show(
         _emit(d | {"figure": str(image) if image else None})
         return
     s = d["suspect"]
-    out.print(f"[bold]match {m.id}[/bold] ({m.status}): work {m.work_id} '{d['work_title']}', score {m.score:.1f} "
+    out.print(f"[bold]match {m.id}[/bold] (case {m.case_id}, {m.status}): work {m.work_id} '{d['work_title']}', score {m.score:.1f} "
               f"— {t('meaning', state.language, odds=odds(m.score))}", highlight=False)
     out.print(f"  suspect {s['source']} ({s['width']}x{s['height']}, sha256 {s['sha256']})", highlight=False)
     if s["page_url"]:
@@ -304,10 +305,11 @@ def match_show(
 @match_app.command("mark")
 def mark(
     match_id: int,
-    status: Annotated[str, typer.Argument(help="confirmed, ignored or whitelisted (an authorised use).")],
+    status: Annotated[str, typer.Argument(help="confirmed, ignored or whitelisted (an authorised use); "
+                                               "any case status (see `inkseal case mark`).")],
     note: Annotated[str, typer.Option(help="Why.")] = "",
 ) -> None:
-    """Decide on a match. Whitelisted uses are not reported by later scans."""
+    """Decide on a match: this marks its case. Whitelisted uses are not reported by later scans."""
     try:
         state.app().set_match_status(match_id, status, note)
     except (InksealError, ValueError) as exc:
@@ -361,7 +363,7 @@ def inspect_cmd(
     import os
     import sys
 
-    from inkseal.seal.inspect import inspect_bytes
+    from inkseal.seal.inspect import inspect_path
 
     ink = state.app()
     if ink.keys.watermark_locked():  # our own watermark needs the key; without it the rest is still reported
@@ -376,7 +378,7 @@ def inspect_cmd(
     extra = anchors.read_bytes() if anchors else None
     for f in files:
         try:
-            rep = inspect_bytes(ink, f.read_bytes(), lang=state.language, extra_anchors=extra)
+            rep = inspect_path(ink, f, lang=state.language, extra_anchors=extra)
         except (InksealError, OSError) as exc:
             failed += 1
             rep = {"error": str(exc)}
@@ -426,3 +428,5 @@ def main() -> None:
 
 
 import inkseal.cli_journal  # noqa: E402,F401  (registers `keys` and `journal` on `app`)
+import inkseal.cli_keys  # noqa: E402,F401  (adds `keys backup` / `keys restore`)
+import inkseal.cli_cases  # noqa: E402,F401  (registers `cases` and `case` on `app`)

@@ -8,6 +8,10 @@
 
 keys/ is 0700 and every file in it 0600 (checked and repaired by `fix_permissions()` at open).
 
+`backup()` / `restore()` move all of keys/ as ONE file encrypted with the passphrase (the same
+scrypt + AES-256-GCM envelope as the watermark key): losing keys/ loses the ability to sign the
+journal, to seal with trusted C2PA credentials and to read the watermark, so back up after `keys init`.
+
 The key id is the SHA-256 of the raw public key, hex: short enough to print, long enough to be
 unambiguous. The passphrase comes from the caller (CLI prompt, --passphrase-file, or the
 INKSEAL_PASSPHRASE environment variable for scripts); it is never stored.
@@ -21,7 +25,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -95,6 +99,11 @@ def open_secret(data: bytes, passphrase: str, purpose: str) -> bytes:
         return AESGCM(_kdf(passphrase, salt, n, r, p)).decrypt(nonce, box, purpose.encode())
     except Exception:  # InvalidTag: wrong passphrase, or the file was altered
         raise KeyError_(f"wrong passphrase for the {purpose} / {purpose} 的口令错误") from None
+
+
+BACKUP_FORMAT = "inkseal-key-backup"
+BACKUP_PURPOSE = "key backup"
+BACKUP_MAX_BYTES = 8 * 1024 * 1024  # keys are a few KB; a bigger "backup" is not ours
 
 
 # Watermark master keys already opened in this process, by the SHA-256 of their encrypted file: a
@@ -293,6 +302,65 @@ class KeyStore:
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyError_("the stored key is not an Ed25519 key")
         return key
+
+    # -- one encrypted bundle of every key --------------------------------------------------------
+    def backup(self, passphrase: str) -> bytes:
+        """Every file of keys/ (journal key, rotated keys, C2PA CA + signer chain and key, watermark key)
+        as one bundle encrypted with `passphrase`. The passphrase must open the keys, so that what is
+        restored works with it; a legacy plaintext watermark key is encrypted first."""
+        self.private(passphrase)  # missing key or wrong passphrase: one line, nothing written
+        if (self.c2pa_dir / "signer.key").exists():
+            self.c2pa_credentials(passphrase)
+        if self.watermark_path.exists():
+            self.watermark_key(passphrase)
+        files = {p.relative_to(self.directory).as_posix(): base64.b64encode(p.read_bytes()).decode()
+                 for p in sorted(self.directory.rglob("*")) if p.is_file() and p.suffix != ".tmp"}
+        doc = {"format": BACKUP_FORMAT, "version": 1, "key_id": self.key_id(), "files": files}
+        return seal_secret(json.dumps(doc, sort_keys=True).encode(), passphrase, BACKUP_PURPOSE)
+
+    def restore(self, bundle: bytes, passphrase: str, *, force: bool = False,
+                keep_signing_key: bool = False) -> tuple[str, list[str]]:
+        """Write the keys of a `backup()` bundle into keys/: (journal key id, files restored).
+        Refuses to replace any existing key unless `force`; with `keep_signing_key` (a journal already
+        signed here), refuses a bundle whose signing key is another one, whatever `force`."""
+        if len(bundle) > BACKUP_MAX_BYTES:
+            raise KeyError_("that is not an inkseal key backup (too large) / 这不是 inkseal 密钥备份文件")
+        plain = open_secret(bundle, passphrase, BACKUP_PURPOSE)  # wrong passphrase or damaged: one line
+        try:
+            doc = json.loads(plain)
+            if doc.get("format") != BACKUP_FORMAT or not isinstance(doc.get("files"), dict):
+                raise ValueError("not a key backup")
+            files: dict[PurePosixPath, bytes] = {}
+            for rel, b64 in doc["files"].items():
+                path = PurePosixPath(rel)
+                # the bundle is authenticated, but a path must still stay inside keys/
+                if path.is_absolute() or not path.parts or any(part in ("", ".", "..") for part in path.parts):
+                    raise ValueError(f"bad path {rel!r}")
+                files[path] = base64.b64decode(b64, validate=True)
+            author_key = files[PurePosixPath("author.key")]
+        except (ValueError, KeyError, TypeError):
+            raise KeyError_("the key backup is damaged or not an inkseal key backup / 密钥备份文件已损坏") from None
+        try:
+            private = serialization.load_pem_private_key(author_key, passphrase.encode())
+        except (ValueError, TypeError):
+            raise KeyError_("the backup's signing key does not open with this passphrase / 备份中的签名密钥口令不符") from None
+        if not isinstance(private, Ed25519PrivateKey):
+            raise KeyError_("the backup's signing key is not an Ed25519 key / 备份中的签名密钥类型不符")
+        new_id = key_id(private.public_key())
+        if keep_signing_key and self.exists() and self.key_id() != new_id:
+            raise KeyError_(f"the journal here is signed with key {self.key_id()[:16]}…, the backup holds key "
+                            f"{new_id[:16]}…: restoring it would break the journal's chain of keys (use "
+                            "`inkseal keys rotate` to change keys) / 本地日志已由另一密钥签名，不能用该备份覆盖")
+        existing = sorted(p.relative_to(self.directory).as_posix()
+                          for p in self.directory.rglob("*") if p.is_file()) if self.directory.exists() else []
+        if existing and not force:
+            raise KeyError_(f"keys already exist in {self.directory} ({', '.join(existing[:4])}"
+                            f"{', …' if len(existing) > 4 else ''}): pass --force to replace them / "
+                            "该目录已有密钥：如需覆盖请加 --force")
+        for path, data in files.items():
+            self._write_secret(self.directory.joinpath(*path.parts), data)
+        self.fix_permissions()
+        return self.key_id(), sorted(p.as_posix() for p in files)
 
     def export_private(self) -> bytes:
         """The encrypted PEM as stored (still protected by its passphrase)."""

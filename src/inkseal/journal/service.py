@@ -5,6 +5,9 @@ the next seq is read and the entries inserted in one transaction under the regis
 write lock (SQLite BEGIN IMMEDIATE / PostgreSQL advisory lock), so seq stays gap-free and each
 leaf is computed over the payload that carries its final seq. One file's entries go in together,
 after checking - under the same lock - that no other process journaled those bytes meanwhile.
+
+Entries only ever name works that exist (checked in that same transaction), and curation only
+concerns pictures the journal knows (see `_check_curated_file`).
 """
 
 from __future__ import annotations
@@ -36,11 +39,16 @@ from inkseal.journal.log import (
     verify_bundle,
 )
 from inkseal.match.sources.files import IMAGE_SUFFIXES
-from inkseal.registry.models import JournalCheckpoint, JournalEntry
+from inkseal.registry.models import JournalCheckpoint, JournalEntry, Work, WorkFile
 from inkseal.registry.store import Registry
 
 KINDS = ("generation", "file", "curation", "note")
 CURATION = ("selected", "rejected", "edited", "published")
+
+
+def unknown_work(work_id: int) -> str:
+    return (f"no work {work_id}: register it first (`inkseal register`); entries for a work that does not exist "
+            f"are refused / 作品 {work_id} 不存在：请先登记作品")
 
 
 def now_iso() -> str:
@@ -83,6 +91,10 @@ class Journal:
 
         def attempt() -> tuple[list[int], int | None]:
             with self.registry.writing("journal") as s:
+                # Checked in the appending transaction: a signed entry never names a work that is not there
+                # (ids are never reused, so it can never come to name another work either).
+                if work_id is not None and s.get(Work, work_id) is None:
+                    raise InksealError(unknown_work(work_id))
                 if unless_journaled and file_sha256 is not None:
                     known = self._known_sha_in(s, file_sha256)
                     if known is not None:
@@ -182,9 +194,16 @@ class Journal:
                     return e.seq
         return None
 
+    def work_exists(self, work_id: int) -> bool:
+        with self.registry.session() as s:
+            return s.get(Work, work_id) is not None
+
     def import_file(self, path: Path, *, work_id: int | None = None, passphrase: str | None = None,
                     seen_at: str | None = None, max_bytes: int = 64 * 1024 * 1024) -> ImportItem:
         item = ImportItem(str(path))
+        if work_id is not None and not self.work_exists(work_id):
+            item.error = unknown_work(work_id)
+            return item
         try:
             size = path.stat().st_size
             if size > max_bytes:
@@ -246,6 +265,8 @@ class Journal:
 
     def import_paths(self, paths: Iterable[str | Path], *, work_id: int | None = None, passphrase: str | None = None,
                      on_item: Callable[[ImportItem], None] | None = None) -> list[ImportItem]:
+        if work_id is not None and not self.work_exists(work_id):
+            raise InksealError(unknown_work(work_id))  # one line for the batch, not one per file
         files: list[Path] = []
         for p in map(Path, paths):
             if p.is_dir():
@@ -268,21 +289,50 @@ class Journal:
         """Record a human decision: selected / rejected / edited (from `source`) / published (where)."""
         if action not in CURATION:
             raise ValueError(f"action must be one of {', '.join(CURATION)}")
+        if work_id is not None and not self.work_exists(work_id):
+            raise InksealError(unknown_work(work_id))
         data: dict[str, Any] = {"action": action, "note": note}
         sha = None
         if file is not None:
             raw = file.read_bytes()
             sha = hashlib.sha256(raw).hexdigest()
-            data.update({"file_name": file.name, "pdq": self._pdq(raw), "subject_entry": self._known_sha(sha)})
+            subject = self._known_sha(sha)
+            self._check_curated_file(action, file, sha, subject, work_id)
+            data.update({"file_name": file.name, "pdq": self._pdq(raw), "subject_entry": subject})
         if source is not None:
             src_sha = hashlib.sha256(source.read_bytes()).hexdigest()
-            data.update({"source_file": source.name, "source_sha256": src_sha, "source_entry": self._known_sha(src_sha)})
+            src_entry = self._known_sha(src_sha)
+            if src_entry is None:
+                raise InksealError(f"{source.name} was never journaled: journal it first (`inkseal journal import`) "
+                                   f"/ {source.name} 未记入创作日志：请先导入")
+            data.update({"source_file": source.name, "source_sha256": src_sha, "source_entry": src_entry})
         if where:
             data["where"] = where
         seq = self.append("curation", data, work_id=work_id, file_sha256=sha, passphrase=passphrase)
         if passphrase is not None:
             self.checkpoint(passphrase)
         return seq
+
+    def _check_curated_file(self, action: str, file: Path, sha: str, subject: int | None, work_id: int | None) -> None:
+        """A decision is about a picture the journal knows: selected / rejected need a journaled file
+        (of this work, when it has one); published also accepts a registered file of the work (a
+        sealed copy); edited records a new result, so its --from source must be journaled instead."""
+        if action == "edited":
+            return
+        if subject is not None:
+            with self.registry.session() as s:
+                owner = s.scalar(select(JournalEntry.work_id).where(JournalEntry.seq == subject))
+            if work_id is not None and owner is not None and owner != work_id:
+                raise InksealError(f"{file.name} is journaled for work {owner}, not work {work_id} / "
+                                   f"{file.name} 属于作品 {owner} 的创作日志，而非作品 {work_id}")
+            return
+        if action == "published" and work_id is not None:
+            with self.registry.session() as s:
+                if s.scalar(select(WorkFile.id).where(WorkFile.sha256 == sha, WorkFile.work_id == work_id)):
+                    return
+        also = f" nor registered for work {work_id}" if action == "published" and work_id is not None else ""
+        raise InksealError(f"{file.name} was never journaled{also}: journal it first (`inkseal journal import`) / "
+                           f"{file.name} 未记入创作日志：请先导入")
 
     def watch(self, directory: Path, *, work_id: int | None = None, passphrase: str | None = None,
               interval_s: float = 1.0, stop: Callable[[], bool] = lambda: False,
@@ -294,6 +344,8 @@ class Journal:
         once its size has been stable for one interval, so half-written outputs are never read."""
         import time as _time
 
+        if work_id is not None and not self.work_exists(work_id):
+            raise InksealError(unknown_work(work_id))
         seen: dict[Path, tuple[int, float]] = {}
         done: set[Path] = {p for p in directory.rglob("*") if p.is_file()}  # existing files: use `import`
         out: list[ImportItem] = []

@@ -26,6 +26,9 @@ class Author(Base):
 
 class Work(Base):
     __tablename__ = "works"
+    # Ids are never reused (SQLite AUTOINCREMENT, PostgreSQL sequence): journal entries and evidence
+    # name works by id, so a removed work's id must never come back as another work.
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"))
     title: Mapped[str] = mapped_column(String(500))
@@ -108,20 +111,67 @@ class Suspect(Base):
 
 
 class Match(Base):
+    """One sighting of a work: a suspect (bytes seen at a place, at a time) that matched it.
+
+    Re-finding the same place adds another Match (the history of sightings) to the same Case."""
+
     __tablename__ = "matches"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     suspect_id: Mapped[int] = mapped_column(ForeignKey("suspects.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), nullable=True, index=True)
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("work_files.id", ondelete="CASCADE"))
     score: Mapped[float] = mapped_column(Float)  # -log10(expected false matches)
     scores: Mapped[dict] = mapped_column(JSON, default=dict)  # sscd cosine, inliers, pdq distance, ...
     localisation: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(20), default="new")  # new|confirmed|ignored|whitelisted
+    status: Mapped[str] = mapped_column(String(20), default="new")  # a copy of its case's status
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     suspect: Mapped[Suspect] = relationship()
     work: Mapped[Work] = relationship()
+
+
+class Case(Base):
+    """One use of a work at one place: every sighting of it (re-scans, other processes, the image
+    reached directly and through its page) updates this row instead of adding another.
+
+    Same place = the same image URL (on the same page, or one of the two sightings without a page),
+    or the same bytes on the same site (host; local files count as one site)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("work_id", "host", "sha256"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("work_files.id", ondelete="CASCADE"))  # best-matching version
+    sha256: Mapped[str] = mapped_column(String(64))  # the bytes first seen here
+    source_kind: Mapped[str] = mapped_column(String(20))  # file | page | warc | url (of the latest sighting)
+    page_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    image_url: Mapped[str | None] = mapped_column(Text, nullable=True)  # the image's URL (or path, for files)
+    host: Mapped[str] = mapped_column(String(300), default="")  # site of the page (else of the image); "" = local
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    times_seen: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    work: Mapped[Work] = relationship()
+    checks: Mapped[list[CaseCheck]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseCheck.id", passive_deletes=True
+    )
+
+
+class CaseCheck(Base):
+    """A re-check of a case's place: was the copy still online, or removed, at that time."""
+
+    __tablename__ = "case_checks"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    result: Mapped[str] = mapped_column(String(20))  # still_online | removed
+    note: Mapped[str] = mapped_column(Text, default="")
+    case: Mapped[Case] = relationship(back_populates="checks")
 
 
 class Allowance(Base):

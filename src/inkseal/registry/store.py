@@ -23,13 +23,13 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -39,19 +39,23 @@ from inkseal.errors import InksealError, NotFound
 from inkseal.registry.models import (
     Allowance,
     Author,
+    Case,
+    CaseCheck,
     Fingerprint,
     JournalEntry,
     Match,
     Scan,
-    Suspect,
     Work,
     WorkFile,
     utcnow,
 )
+from inkseal.registry.cases import CaseRefused, CaseStore
 from inkseal.registry.objects import ObjectStore
+from inkseal.registry.statuses import CASE_STATUSES
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-MATCH_STATUSES = ("new", "confirmed", "ignored", "whitelisted")
+__all__ = ["CaseRefused", "Registry", "Registered", "FingerprintRow", "MIGRATIONS", "MATCH_STATUSES"]
+MATCH_STATUSES = CASE_STATUSES  # marking a match marks its case
 T = TypeVar("T")
 
 
@@ -129,7 +133,7 @@ def _make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class Registry:
+class Registry(CaseStore):
     def __init__(self, url: str, objects_dir: Path) -> None:
         self.db_path: Path | None = None
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -150,11 +154,26 @@ class Registry:
         """Bring the schema to head; two processes opening a new home at once migrate one after the other."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.execution_options(inkseal_write=True).begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("migrate")})
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            raw = conn.connection.dbapi_connection if sqlite else None
+            if raw is not None:
+                # SQLite rebuilds a table to change it (batch mode): with foreign keys on, dropping the old
+                # `works` would cascade-delete every file and match. The pragma only works outside a
+                # transaction, so it is set here, before BEGIN, and checked and restored after.
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.execution_options(inkseal_write=True).begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("migrate")})
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                        raise InksealError("the database schema upgrade left dangling references; nothing was "
+                                           "changed / 数据库升级发现无效引用，未做任何更改")
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys=ON")
 
     def fix_permissions(self) -> None:
         """registry.sqlite and its -wal/-shm hold prompts and file names: owner only (0600)."""
@@ -356,6 +375,8 @@ class Registry:
             file_ids = select(WorkFile.id).where(WorkFile.work_id == work_id)
             s.execute(delete(Fingerprint).where(Fingerprint.file_id.in_(file_ids)))
             s.execute(delete(Match).where(Match.work_id == work_id))
+            s.execute(delete(CaseCheck).where(CaseCheck.case_id.in_(select(Case.id).where(Case.work_id == work_id))))
+            s.execute(delete(Case).where(Case.work_id == work_id))
             s.execute(delete(Allowance).where(Allowance.work_id == work_id))
             s.execute(delete(WorkFile).where(WorkFile.work_id == work_id))
             s.delete(work)
@@ -421,56 +442,3 @@ class Registry:
             if scan is not None:
                 scan.items, scan.failed, scan.matched, scan.finished_at = items, failed, matched, utcnow()
                 scan.status = "done"
-
-    def record_matches(self, suspect: Suspect, matches: list[Match]) -> list[Match]:
-        """Store one suspect with its matches atomically; returns the stored matches."""
-        with self.session() as s, s.begin():
-            s.add(suspect)
-            s.flush()
-            for m in matches:
-                m.suspect_id = suspect.id
-            s.add_all(matches)
-            s.flush()
-            return matches
-
-    def is_allowed(self, work_id: int, sha256: str, urls: Iterable[str | None]) -> bool:
-        urls = [u for u in urls if u]
-        with self.session() as s:
-            cond = [Allowance.sha256 == sha256]
-            if urls:
-                cond.append(Allowance.url.in_(urls))
-            q = select(Allowance.id).where(Allowance.work_id == work_id, or_(*cond)).limit(1)
-            return s.scalar(q) is not None
-
-    def matches(self, status: str | None = None, work_id: int | None = None) -> list[Match]:
-        with self.session() as s:
-            q = select(Match).options(selectinload(Match.suspect), selectinload(Match.work).selectinload(Work.author))
-            if status:
-                q = q.where(Match.status == status)
-            if work_id:
-                q = q.where(Match.work_id == work_id)
-            return list(s.scalars(q.order_by(Match.id)))
-
-    def match(self, match_id: int) -> Match:
-        with self.session() as s:
-            m = s.get(Match, match_id, options=[selectinload(Match.suspect), selectinload(Match.work)])
-            if m is None:
-                raise NotFound(f"no match {match_id}")
-            return m
-
-    def set_match_status(self, match_id: int, status: str, note: str = "") -> Match:
-        if status not in MATCH_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(MATCH_STATUSES)}")
-        with self.writing("scan") as s:
-            m = s.get(Match, match_id, options=[selectinload(Match.suspect)])
-            if m is None:
-                raise NotFound(f"no match {match_id}")
-            m.status, m.decided_at = status, datetime.now(UTC)
-            if note:
-                m.note = note
-            if status == "whitelisted":
-                # Authorise these exact bytes, and the page (or URL) they were found on.
-                s.add(Allowance(work_id=m.work_id, sha256=m.suspect.sha256,
-                                url=m.suspect.page_url or (m.suspect.source if m.suspect.source_kind != "file" else None),
-                                note=note or f"from match {m.id}"))
-            return m
