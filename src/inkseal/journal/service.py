@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inkseal.errors import InksealError
+from inkseal.imaging import read_limited
 from inkseal.journal import merkle
 from inkseal.journal.importers import import_file
 from inkseal.journal.keys import KeyStore, key_id, public_pem
@@ -205,10 +206,7 @@ class Journal:
             item.error = unknown_work(work_id)
             return item
         try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise InksealError(f"file too large: {size:,} bytes")
-            data = path.read_bytes()
+            data = read_limited(path, max_bytes)  # also cuts off a file that grows while being read
         except OSError as exc:
             item.error = f"cannot read file: {exc.strerror or exc}"
             return item
