@@ -44,10 +44,18 @@ def test_pack_verifies_fact_by_fact(demo: dict) -> None:
     rep = json.loads(r.stdout)
     assert rep["ok"] and all(c["ok"] for c in rep["checks"].values())
     facts = {f["fact"]: f for f in rep["facts"]}
-    for name in ("work_exists_and_original", "claimant_made_it", "when", "published_with_signature", "suspect_use",
-                 "same_image", "signature_removed", "scale_of_use"):
-        assert facts[name]["verified"], name
-    assert "1 other match(es) on 127.0.0.1" in facts["scale_of_use"]["detail"]  # the gallery page
+    levels = {name: f["level"] for name, f in facts.items()}
+    assert levels == {"work_exists_and_original": "verifiable", "claimant_made_it": "verifiable",
+                      "when": "supported",  # no trusted timestamp in the demo
+                      "published_with_signature": "verifiable",  # C2PA over the published bytes
+                      "suspect_use": "supported",  # 127.0.0.1 is not a public address
+                      "same_image": "supported",  # the watermark key stays with its holder by default
+                      "signature_removed": "verifiable", "scale_of_use": "not_applicable"}, levels
+    for name, f in facts.items():
+        assert f["verified"] == (f["level"] == "verifiable"), name
+        assert f["reason"] and f["reason_zh"], name
+    # the gallery page on the same host shows ANOTHER work: it is not a place where this work is used
+    assert "1 place on 127.0.0.1" in facts["scale_of_use"]["detail"]
     assert "screenshot" in facts["suspect_use"]["checks"] and rep["checks"]["screenshot"]["ok"]
     ev = json.loads((demo["pack"] / "evidence.json").read_text())
     assert ev["schema_version"] == "inkseal-evidence/1"
@@ -62,7 +70,7 @@ def test_any_byte_change_in_any_file_fails(demo: dict, tmp_path: Path) -> None:
     kinds = {}
     for p in _files(demo["pack"]):
         kinds.setdefault(p.parent.name + "/" + (p.suffix or p.name), p.relative_to(demo["pack"]))
-    assert {k.rsplit("/", 1)[1] for k in kinds} >= {".json", ".txt", ".png", ".pdf", ".html", ".jsonl", ".pem", ".key",
+    assert {k.rsplit("/", 1)[1] for k in kinds} >= {".json", ".txt", ".png", ".pdf", ".html", ".jsonl", ".pem",
                                                    ".sha256", ".sig"}
     assert "suspect/.png" in kinds and "suspect/.html" in kinds  # the page screenshot and rendered page
     for suffix, rel in kinds.items():
@@ -254,11 +262,13 @@ def test_pack_resigned_with_a_fresh_key(demo: dict, tmp_path: Path) -> None:
     rep = verify_pack(forged)
     assert not rep.ok and not rep.checks["journal"][0] and "not by the pack's key" in rep.checks["journal"][1]
     # Re-signing the journal too makes a self-consistent forgery: unpinned it shows whose key it is ...
-    from inkseal.journal.log import Bundle
-    from test_h1_journal_keys import resign as resign_journal
+    from test_h6_evidence import resign_subset
+    from inkseal.journal.log import Subset
 
-    bundle = Bundle.from_jsonl((forged / "journal" / "journal.jsonl").read_text())
-    (forged / "journal" / "journal.jsonl").write_text(resign_journal(bundle, mallory).to_jsonl())
+    sub = Subset.from_jsonl((forged / "journal" / "journal.jsonl").read_text())
+    (forged / "journal" / "journal.jsonl").write_text(resign_subset(sub, mallory).to_jsonl())
+    ev["journal"]["latest_checkpoint"]["key_id"] = key_id(mallory.public_key())
+    (forged / "evidence.json").write_text(json.dumps(ev))
     resign(forged, mallory)
     code, output = cli_run("evidence", "verify", str(forged))
     assert key_id(mallory.public_key()) in output and "Mallory" in output and "no key pinned" in output, output
@@ -335,18 +345,23 @@ def test_malformed_zips_fail_cleanly(demo: dict, tmp_path: Path) -> None:
 
 
 def test_cut_journal_differs_from_the_checkpoint_the_pack_names(demo: dict, tmp_path: Path) -> None:
-    """The latest checkpoint is named in evidence.json, under the MANIFEST signature: a pack whose journal lost
-    its tail fails, even re-signed (here with the author's own key), and a malformed evidence.json is one line."""
+    """The entries and the checkpoint are named in evidence.json, under the MANIFEST signature: a pack whose
+    journal lost entries fails, even re-signed (here with the author's own key), and so does one whose
+    journal was swapped for the whole journal; a malformed evidence.json is one line."""
     cut = tmp_path / "cut"
     shutil.copytree(demo["pack"], cut)
     lines = (cut / "journal" / "journal.jsonl").read_text().splitlines(keepends=True)
     entries = [ln for ln in lines if '"type":"entry"' in ln]
     keep = len(entries) // 2
-    (cut / "journal" / "journal.jsonl").write_text(
-        "".join([lines[0], *entries[:keep]]))  # header and the first half of the entries; no checkpoint
+    (cut / "journal" / "journal.jsonl").write_text("".join([lines[0], *entries[:keep]]))  # header, half the entries
     resign(cut, demo["app"].keys.private(DEMO_PASSPHRASE))
     rep = verify_pack(cut)
-    assert not rep.ok and "DIFFERS from evidence.json" in rep.checks["journal"][1]
+    assert not rep.ok and "not the ones evidence.json lists" in rep.checks["journal"][1]
+    whole = tmp_path / "whole"
+    shutil.copytree(demo["pack"], whole)
+    (whole / "journal" / "journal.jsonl").write_text(demo["app"].journal.bundle().to_jsonl())
+    resign(whole, demo["app"].keys.private(DEMO_PASSPHRASE))
+    assert not verify_pack(whole).ok
     odd = tmp_path / "odd"
     shutil.copytree(demo["pack"], odd)
     ev = json.loads((odd / "evidence.json").read_text())

@@ -239,7 +239,7 @@ def test_statement_renders_with_its_sections(session: tuple[Inkseal, Path], tmp_
     for p in pngs:
         with Image.open(p) as im:
             extrema = im.convert("L").getextrema()
-            assert extrema[0] < 100 < extrema[1]  # the page is not blank
+            assert extrema[0] < 128 < extrema[1]  # the page is not blank (grey notes count: #666 at 40 dpi)
     text = subprocess.run(["pdftotext", str(paths["pdf"]), "-"], capture_output=True, text=True, check=True).stdout
     heads = ["创作过程说明", "时间线", "提示词的修改", "参数的探索", "完整性"] if lang == "zh" else \
         ["Authorship statement", "Timeline", "Prompt revisions", "Parameters explored", "Integrity"]

@@ -17,7 +17,7 @@ import typer
 
 from inkseal.cli import JsonOpt, _emit, _fail, _progress, app, err, out, state
 from inkseal.errors import InksealError
-from inkseal.journal.log import Bundle, verify_bundle
+from inkseal.journal.log import Bundle, Problem, Subset, is_subset, verify_bundle, verify_subset
 
 keys_app = typer.Typer(help="The author's signing key (Ed25519, encrypted at rest).", no_args_is_help=True)
 journal_app = typer.Typer(help="The creation journal: tamper-evident authorship evidence.", no_args_is_help=True)
@@ -271,8 +271,8 @@ def _say_whose_key(kid: str | None, name: str | None, pinned: str | None, as_err
     who = name or ("（日志未记录姓名）" if lang == "zh" else "(no name recorded)")
     console = err if as_err else out
     console.print(t("verify_signer", lang, kid=kid or "-", name=who), highlight=False)
-    if pinned is None and kid:  # the one caveat every reader must see: in both languages, theirs first
-        for lg in (lang, "zh" if lang == "en" else "en"):
+    if pinned is None and kid:  # the one caveat every reader must see: theirs first (Chinese output stays Chinese)
+        for lg in ((lang, "zh") if lang == "en" else (lang,)):
             console.print("[yellow]" + t("verify_unpinned", lg, kid=kid[:16] + "…") + "[/yellow]", highlight=False)
 
 
@@ -287,7 +287,18 @@ def journal_verify(bundle: Annotated[Path | None, typer.Argument(help="An export
     pinned, pinned_cp = _pins(key, fingerprint, checkpoint)
     try:
         if bundle is not None:
-            b = Bundle.from_jsonl(bundle.read_text(encoding="utf-8", errors="strict"))
+            text = bundle.read_text(encoding="utf-8", errors="strict")
+            if is_subset(text):  # one work's entries with their inclusion proofs
+                sub = Subset.from_jsonl(text)
+                if pinned is not None and len(pinned) < 64:
+                    pinned = next((k for k in [*sub.public_keys, sub.checkpoint.key_id] if k.startswith(pinned)), pinned)
+                report = verify_subset(sub, check_timestamp, pinned_key=pinned)
+                if pinned_cp is not None and sub.checkpoint.size < pinned_cp.size:
+                    report.problems.append(Problem(None, f"the subset's checkpoint ({sub.checkpoint.size} entries) is "
+                                                         f"older than the pinned one ({pinned_cp.size})"))
+                _report_journal(report, pinned, as_json)
+                return
+            b = Bundle.from_jsonl(text)
         else:
             b = state.app().journal.bundle()
         if pinned is not None and len(pinned) < 64:  # a fingerprint prefix: the full id of the key it names
@@ -300,6 +311,10 @@ def journal_verify(bundle: Annotated[Path | None, typer.Argument(help="An export
         else:
             err.print(f"[red]FAIL[/red] {exc} / 日志文件无法读取", highlight=False)
         raise typer.Exit(1) from None
+    _report_journal(report, pinned, as_json)
+
+
+def _report_journal(report, pinned: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     if as_json:
         _emit(report.as_dict())
     else:
@@ -320,9 +335,29 @@ def journal_verify(bundle: Annotated[Path | None, typer.Argument(help="An export
 
 
 @journal_app.command("export")
-def journal_export(output: Annotated[Path, typer.Option("-o", "--output")]) -> None:
-    """Write the whole journal as one self-contained JSONL file, verifiable offline."""
-    output.write_text(state.app().journal.bundle().to_jsonl(), encoding="utf-8")
+def journal_export(output: Annotated[Path, typer.Option("-o", "--output")],
+                   work: Annotated[int | None, typer.Option(help="Only this work's entries, each with its RFC 9162 "
+                                                            "inclusion proof against the latest signed checkpoint "
+                                                            "(other works' entries stay private).")] = None) -> None:
+    """Write the journal (or one work's entries) as one self-contained JSONL file, verifiable offline."""
+    from inkseal.journal.log import export_subset
+
+    ink = state.app()
+    if work is None:
+        text = ink.journal.bundle().to_jsonl()
+    else:
+        seqs = {e["seq"] for e in ink.journal.entries(work)}
+        if not seqs:
+            _fail(f"work {work} has no journal entries / 作品 {work} 没有创作日志记录")
+        try:
+            sub = export_subset(ink.journal.bundle(), seqs, f"work {work}")
+        except ValueError as exc:
+            _fail(str(exc))
+        if len([e for e in sub.entries if e.seq in seqs]) < len(seqs):
+            err.print("[yellow]some entries are newer than the latest checkpoint and were left out: run "
+                      "`inkseal journal checkpoint` first / 部分记录晚于最新检查点，未导出[/yellow]", highlight=False)
+        text = sub.to_jsonl()
+    output.write_text(text, encoding="utf-8")
     out.print(f"wrote {output}", highlight=False)
 
 
@@ -446,6 +481,16 @@ def evidence_cmd(
     costs: Annotated[float, typer.Option(help="Reasonable costs of stopping the infringement (CNY).")] = 0.0,
     tsa: Annotated[str | None, typer.Option(help="RFC 3161 timestamp authority URL for the manifest.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a previous evidence pack at -o (never other files).")] = False,
+    include_originals: Annotated[bool, typer.Option(
+        "--include-originals", help="Also put the clean registered original in the pack (private by default: "
+        "anyone holding the pack could then re-publish your unmarked picture).")] = False,
+    include_watermark_key: Annotated[bool, typer.Option(
+        "--include-watermark-key", help="Also put this work's watermark key and pre-watermark pixels in the pack, so "
+        "that anyone can re-read the watermark; without it only you (the key holder) can, and the watermark fact "
+        "says so. Whoever holds the key can also forge or strip this work's watermark.")] = False,
+    audience: Annotated[str, typer.Option(
+        "--for", help="court (default: the full pack) or platform (redacted: what a takedown needs, no journal, "
+        "no damages, no demand letter; needs contact_name, contact_address, contact_email in config.toml).")] = "court",
     key: KeyOpt = None, fingerprint: FingerprintOpt = None, checkpoint: CheckpointOpt = None,
     pass_file: PassFile = None,
     as_json: JsonOpt = False,
@@ -460,24 +505,33 @@ def evidence_cmd(
     if len(args) != 1 or not args[0].isdigit() or output is None:
         _fail("usage: inkseal evidence MATCH -o PACK   |   inkseal evidence verify PACK", code=2)
     from inkseal.evidence.damages import DamagesInput
+    from inkseal.evidence.pack import missing_contact
 
+    if audience not in ("court", "platform"):
+        _fail("--for is court or platform / --for 只能是 court 或 platform", code=2)
     ink = state.app()
     try:
         path = ink.evidence(int(args[0]), output, passphrase=passphrase(pass_file, required=True) or "", lang=lang,
-                          damages=DamagesInput(actual_loss=actual_loss, illegal_gains=illegal_gains,
-                                               licence_fee=licence_fee, costs=costs),
-                          as_zip=output.suffix == ".zip", tsa_url=tsa, force=force)
+                            damages=DamagesInput(actual_loss=actual_loss, illegal_gains=illegal_gains,
+                                                 licence_fee=licence_fee, costs=costs),
+                            as_zip=output.suffix == ".zip", tsa_url=tsa, force=force,
+                            include_originals=include_originals, include_watermark_key=include_watermark_key,
+                            for_platform=audience == "platform")
     except InksealError as exc:
         _fail(str(exc))
+    gaps = missing_contact(ink.settings)
     if as_json:
-        _emit({"pack": str(path)})
+        _emit({"pack": str(path), "drafts_need": gaps})
     else:
-        out.print(f"evidence pack: {path}", highlight=False)
+        out.print(f"evidence pack: {path}" if _lang() == "en" else f"证据包：{path}", highlight=False)
+        if gaps:
+            err.print("[yellow]" + (f"草稿中有待填写的空白：请在 config.toml 中设置 {', '.join(gaps)}" if _lang() == "zh"
+                                    else f"the drafts have blanks to fill: set {', '.join(gaps)} in config.toml")
+                      + "[/yellow]", highlight=False)
 
 
 def _evidence_verify(pack: Path, as_json: bool, pinned: str | None = None, pinned_cp=None) -> None:  # type: ignore[no-untyped-def]
-    from inkseal.evidence.drafts import fact_detail
-    from inkseal.evidence.verify import verify_pack
+    from inkseal.evidence.verify import verify_lines, verify_pack
 
     report = verify_pack(pack, pinned_key=pinned, pinned_checkpoint=pinned_cp)
     lang = _lang()
@@ -486,14 +540,7 @@ def _evidence_verify(pack: Path, as_json: bool, pinned: str | None = None, pinne
     else:
         if report.signer:
             _say_whose_key(report.signer.get("key_id"), report.signer.get("name"), pinned)
-        for name, (ok, detail) in report.checks.items():
-            zh = report.checks_zh.get(name)
-            if not ok and zh:  # a failure reads in both languages, the user's first
-                detail = f"{zh} / {detail}" if lang == "zh" else f"{detail} / {zh}"
-            out.print(f"{'[green]PASS[/green]' if ok else '[red]FAIL[/red]'} {name}: {detail}", highlight=False)
-        for f in report.facts:
-            mark = "[green]PASS[/green]" if f["verified"] else \
-                ("[yellow]MISSING[/yellow]" if f["status"] == "missing" else "[red]FAIL[/red]")
-            out.print(f"{mark} fact {f['fact']}: {fact_detail(f, lang)}", highlight=False)
+        for line in verify_lines(report, lang):
+            out.print(line, highlight=False)
     if not report.ok:
         raise typer.Exit(1)

@@ -201,16 +201,15 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
     if article is not None:
         out.rule("5. evidence pack / 证据包")
         pack = app.evidence(article.id, workdir / "evidence-pack", passphrase=DEMO_PASSPHRASE, lang=lang)
-        from inkseal.evidence.verify import verify_pack
+        from inkseal.evidence.verify import verify_lines, verify_pack
 
         checked = verify_pack(pack)
-        for name, (ok, detail) in checked.checks.items():
-            out.print(f"  {'PASS' if ok else 'FAIL'} {name}: {detail}", highlight=False)
-        for f in checked.facts:
-            out.print(f"  {'PASS' if f['verified'] else f['status'].upper()} {f['fact']}", highlight=False)
+        for line in verify_lines(checked, lang):  # each check, then each fact with its proof level and reason
+            out.print("  " + line, highlight=False)
         out.print(f"  {pack}/report.pdf, drafts/, MANIFEST.sha256 + MANIFEST.sig "
                   f"(check again: inkseal evidence verify {pack})", highlight=False)
         if not checked.ok:
             return 1
-    out.print("See them again with: inkseal matches; inkseal match show ID -o figure.png; inkseal inspect FILE")
+    out.print("See them again with / 再次查看: inkseal cases; inkseal case show ID; inkseal match show ID -o figure.png; "
+              "inkseal inspect FILE", highlight=False)
     return 1 if result.failed else 0

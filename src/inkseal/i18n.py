@@ -80,3 +80,19 @@ def describe_localisation(loc: dict, lang: str) -> list[str]:
         key = {"cut": "signature_cut", "altered": "signature_altered", "intact": "signature_kept"}[sig["status"]]
         lines.append(t(key, lang, pct=100 * (1 - sig["present"])))
     return lines
+
+
+def odds_text(score: float, lang: str = "en") -> str:
+    """A match score as odds of a false match, in the reader's language ('1.2 million' / '120 万');
+    use as t("meaning", lang, odds=odds_text(score, lang))."""
+    from inkseal.match.calibration import SCORE_CAP, odds
+
+    if lang != "zh":
+        return odds(score)
+    if score >= SCORE_CAP:
+        return f"10^{SCORE_CAP:.0f} 多"
+    n = 10 ** max(0.0, score)
+    for unit, div in (("万亿", 1e12), ("亿", 1e8), ("万", 1e4)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}" if n / div < 1000 else f"{n / div:.0f} {unit}"
+    return f"{n:.0f}"

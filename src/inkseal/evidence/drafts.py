@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader
 
+from inkseal.evidence.damages import yuan
+from inkseal.evidence.facts import level_name, level_of
 from inkseal.evidence.safe_render import check_html, html_env, write_pdf
 
 FACT_NAMES = {
@@ -22,6 +24,35 @@ FACT_NAMES = {
     "signature_removed": ("The signature was removed / rights information stripped", "署名被去除 / 权利管理信息被删除"),
     "scale_of_use": ("Scale of use on the same site", "同一网站的使用规模"),
 }
+ASK = {"contact_name": ("your name", "姓名"), "contact_email": ("your e-mail", "电子邮箱"),
+       "contact_address": ("your postal address", "通讯地址"), "contact_phone": ("your telephone", "电话")}
+
+
+def ask(field: str, lang: str) -> str:
+    """A blank the creator must fill before sending, naming the setting that fills it next time."""
+    en, zh = ASK[field]
+    return f"【请填写{zh}（config.toml 中的 {field}）】" if lang == "zh" else f"[FILL IN {en} (set {field} in config.toml)]"
+
+
+def letter_detail(f: dict, lang: str) -> str:
+    """A fact as a letter states it: the first clause only (no capture notes, scores of checks or boxes)."""
+    text = str(fact_detail(f, lang))
+    return text.split("；" if lang == "zh" else "; ")[0]
+
+
+def target(e: dict, lang: str) -> str:
+    """Where the use is: its page, else the image URL; a local file is no address to write to."""
+    s = e.get("suspect") or {}
+    url = s.get("page_url") or (s.get("source") if "://" in str(s.get("source") or "") else None)
+    if url:
+        return url_text(url)
+    return ("【请填写侵权网址：本机上的文件不是第三方的使用】" if lang == "zh"
+            else "[FILL IN the infringing address: a file on this computer is not a use by a third party]")
+
+
+def source_text(value: object, lang: str) -> str:
+    text = "" if value is None else str(value)
+    return "本地文件 " + text[len("local file "):] if lang == "zh" and text.startswith("local file ") else text
 
 
 def fact_detail(f: dict, lang: str) -> str:
@@ -58,13 +89,29 @@ def _env(autoescape: bool) -> Environment:
     env.filters["url"] = url_text
     env.globals["fact_name"] = lambda key, lang: FACT_NAMES[key][1 if lang == "zh" else 0]
     env.globals["fact_detail"] = fact_detail
+    env.globals["letter_detail"] = letter_detail
+    env.globals["level_name"] = level_name
+    env.globals["level_of"] = level_of
+    env.globals["yuan"] = yuan
+    env.globals["ask"] = ask
+    env.globals["source_text"] = source_text
+    env.globals["target"] = target
+    env.globals["pack_paths"] = lambda keys, files: [files[k] for k in keys if k in files]
+    env.globals["region_zh"] = lambda name: REGION_ZH.get(name, name)
+    env.globals["status_zh"] = lambda status: STATUS_ZH.get(status, status)
     return env
 
 
-def render_drafts(evidence: dict) -> dict[str, str]:
+REGION_ZH = {"signature": "署名", "ai_label": "AI 标识"}
+STATUS_ZH = {"new": "新发现", "confirmed": "已确认", "ignored": "已忽略", "whitelisted": "已授权",
+             "notice_sent": "已发通知", "removed": "已删除", "still_online": "仍在线", "settled": "已和解",
+             "closed": "已结案"}
+
+
+def render_drafts(evidence: dict, *, platform: bool = False) -> dict[str, str]:
     env = _env(False)
     out = {}
-    for kind in ("takedown", "demand"):
+    for kind in ("takedown",) if platform else ("takedown", "demand"):
         for lang in ("zh", "en"):
             out[f"{kind}.{lang}.txt"] = env.get_template(f"{kind}.txt.j2").render(e=evidence, lang=lang, zh=lang == "zh")
     return out

@@ -7,6 +7,7 @@ the checks `evidence verify` re-runs. A fact without evidence is marked missing,
 from __future__ import annotations
 
 import base64
+import ipaddress
 import hashlib
 import json
 import os
@@ -14,7 +15,8 @@ import re
 import shutil
 import tempfile
 import zipfile
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -23,12 +25,15 @@ import numpy as np
 from PIL import Image
 
 from inkseal import __version__
-from inkseal.evidence.capture import CAPTURE_FILES, collect_capture
+from inkseal.evidence.capture import collect_capture
+from inkseal.evidence.cases import host, places_on_site
 from inkseal.evidence.damages import DamagesInput, estimate
 from inkseal.evidence.drafts import render_drafts, render_report
+from inkseal.evidence.factbuild import build_facts
 from inkseal.errors import InksealError
 from inkseal.imaging import load_image
 from inkseal.journal.keys import key_id
+from inkseal.journal.log import export_subset, verify_subset
 from inkseal.seal import watermark
 from inkseal.seal.c2pa_sign import validate
 
@@ -37,10 +42,6 @@ if TYPE_CHECKING:
 
 SCHEMA = "inkseal-evidence/1"
 EXT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "TIFF": "tif", "BMP": "bmp"}
-
-
-def _host(url: str | None) -> str | None:
-    return urlparse(url).hostname if url and "://" in url else None
 
 
 def _write(path: Path, data: bytes | str) -> str:
@@ -123,9 +124,19 @@ def _place(built: Path, target: Path, work: Path) -> None:
 
 def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang: str = "zh",
                damages: DamagesInput | None = None, as_zip: bool = False, tsa_url: str | None = None,
-               force: bool = False) -> Path:
+               force: bool = False, include_originals: bool = False, include_watermark_key: bool = False,
+               for_platform: bool = False) -> Path:
     """Build the pack in a fresh temporary folder next to the target and move it into place when complete:
-    a failure leaves the target as it was, and nothing the user made is ever deleted (see _check_target)."""
+    a failure leaves the target as it was, and nothing the user made is ever deleted (see _check_target).
+
+    Privacy by default: the pack holds this work's journal entries only (with inclusion proofs), never
+    the clean original, the pre-watermark pixels or the watermark key unless asked (`include_originals`,
+    `include_watermark_key`); `for_platform` writes the redacted pack a takedown needs (no journal, no
+    damages, no demand letter)."""
+    opts = PackOptions(include_originals=include_originals and not for_platform,
+                       include_watermark_key=include_watermark_key and not for_platform, for_platform=for_platform)
+    if for_platform:
+        require_contact(app.settings)
     target = (out if out.suffix == ".zip" else out.with_suffix(".zip")) if as_zip else out
     target = target.absolute()
     _check_target(target, force=force)
@@ -134,7 +145,7 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
     try:
         root = work_dir / "pack"
         root.mkdir()
-        _build(app, match_id, root, passphrase=passphrase, lang=lang, damages=damages, tsa_url=tsa_url)
+        _build(app, match_id, root, passphrase=passphrase, lang=lang, damages=damages, tsa_url=tsa_url, opts=opts)
         if as_zip:
             built = work_dir / "pack.zip"
             with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as z:
@@ -150,26 +161,99 @@ def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang:
     return target
 
 
+@dataclass
+class PackOptions:
+    include_originals: bool = False  # the clean registered original (and a matched unpublished version)
+    include_watermark_key: bool = False  # the work's watermark key and pre-watermark pixels: lets anyone re-read it
+    for_platform: bool = False  # redacted: what a takedown needs, nothing private
+
+
+CONTACT_FIELDS = {"contact_name": ("name", "姓名"), "contact_address": ("postal address", "通讯地址"),
+                  "contact_email": ("e-mail", "电子邮箱")}
+
+
+def contact(settings: Any) -> dict[str, str]:
+    """The creator's contact details for notices (settings read defensively: older configs lack them)."""
+    return {k: str(getattr(settings, k, "") or "").strip()
+            for k in ("contact_name", "contact_email", "contact_address", "contact_phone")}
+
+
+def missing_contact(settings: Any) -> list[str]:
+    c = contact(settings)
+    return [k for k in CONTACT_FIELDS if not c[k]]
+
+
+class ContactMissing(InksealError):
+    """A takedown notice needs the right holder's name, address and contact (Art. 14; §512(c)(3))."""
+
+
+def require_contact(settings: Any) -> None:
+    gaps = missing_contact(settings)
+    if gaps:
+        raise ContactMissing(
+            "a takedown notice must give your " + ", ".join(CONTACT_FIELDS[g][0] for g in gaps)
+            + f": set {', '.join(gaps)} in config.toml (or INKSEAL_{gaps[0].upper()}) / 侵权通知须写明权利人的"
+            + "、".join(CONTACT_FIELDS[g][1] for g in gaps) + f"：请在 config.toml 中设置 {', '.join(gaps)}")
+
+
+def _is_public_url(url: str | None) -> bool:
+    """http(s) to a name or address the public can reach (not loopback, private, link-local, .local)."""
+    if not url or urlparse(url).scheme not in ("http", "https"):
+        return False
+    h = host(url)
+    if not h or h == "localhost" or h.endswith((".localhost", ".local", ".internal", ".lan")):
+        return False
+    try:
+        ip = ipaddress.ip_address(h)
+    except ValueError:
+        return "." in h
+    return ip.is_global
+
+
+def _signature_region(app: Inkseal, version: Any, loc: dict, suspect_rgb: np.ndarray, affine: Any) -> dict | None:
+    """The signature region of THE version the copy derives from, as it survives in the copy: taken from
+    the stored localisation only when it was measured against that version's box, else measured again."""
+    box = (version.regions or {}).get("signature")
+    if not box:
+        return None
+    sig = (loc.get("regions") or {}).get("signature")
+    if sig and [round(v, 1) for v in box] == list(sig.get("box", [])):
+        return sig
+    if affine is None:
+        return None
+    from inkseal.match.localise import localise
+
+    ref = load_image(app.registry.objects.get(version.sha256)).rgb
+    fresh = localise(suspect_rgb, ref, np.array(affine), {"signature": box}).regions
+    return fresh.get("signature")
+
+
 def _build(app: Inkseal, match_id: int, root: Path, *, passphrase: str, lang: str,
-           damages: DamagesInput | None, tsa_url: str | None) -> None:
+           damages: DamagesInput | None, tsa_url: str | None, opts: PackOptions) -> None:
+    from inkseal.match.visual import render_match
     from inkseal.seal.inspect import inspect_bytes
 
     m = app.registry.match(match_id)
     work = app.registry.work(m.work_id)
     rel = lambda p: Path(p).relative_to(root).as_posix()  # noqa: E731
     files: dict[str, str] = {}
+    platform = opts.for_platform
 
-    # -- the work -------------------------------------------------------------------------------
+    # -- the work: the version the copy derives from (the file the match was verified against) ----------------
+    version = app.registry.file(m.file_id)
     original = next((f for f in work.files if f.role == "original"), work.files[0])
-    files["original"] = rel(_write(root / "work" / f"original.{EXT.get(original.format, 'bin')}",
-                                   app.registry.objects.get(original.sha256)))
-    sealed = next((f for f in work.files if (f.regions or {}).get("watermark")), None)
-    published = sealed or next((f for f in work.files if f.role == "published"), None)
-    if published is not None:
-        files["published"] = rel(_write(root / "work" / f"published.{EXT.get(published.format, 'bin')}",
-                                        app.registry.objects.get(published.sha256)))
+    version_public = version.role != "original"
+    if version_public:
+        files["published"] = rel(_write(root / "work" / f"published.{EXT.get(version.format, 'bin')}",
+                                        app.registry.objects.get(version.sha256)))
+    if opts.include_originals:
+        files["original"] = rel(_write(root / "work" / f"original.{EXT.get(original.format, 'bin')}",
+                                       app.registry.objects.get(original.sha256)))
+        if not version_public and version.id != original.id:
+            files["version"] = rel(_write(root / "work" / f"version.{EXT.get(version.format, 'bin')}",
+                                          app.registry.objects.get(version.sha256)))
     anchor = app.keys.trust_anchor()
-    if anchor:
+    if anchor and version_public:
         files["c2pa_anchor"] = rel(_write(root / "work" / "c2pa_anchor.pem", anchor))
 
     # -- the suspect use ------------------------------------------------------------------------
@@ -184,129 +268,118 @@ def _build(app: Inkseal, match_id: int, root: Path, *, passphrase: str, lang: st
     files["suspect_source"] = rel(_write(root / "suspect" / "source.json", json.dumps(source, ensure_ascii=False, indent=2)))
     capture = collect_capture(app, s, suspect_img.rgb, root, files, m.localisation or {})
 
-    # -- the journal ----------------------------------------------------------------------------
-    bundle = app.journal.bundle()
-    files["journal"] = rel(_write(root / "journal" / "journal.jsonl", bundle.to_jsonl()))
-    public = app.keys.public()
+    # -- the journal: this work's entries only, each with its inclusion proof ----------------------------
     files["public_key"] = rel(_write(root / "journal" / "public_key.pem", app.keys.public_path.read_bytes()))
-    report = app.journal.verify()
-    latest = max(bundle.checkpoints, key=lambda c: c.size) if bundle.checkpoints else None
+    public = app.keys.public()
     work_entries = app.journal.entries(m.work_id)
-    if work_entries:
+    journal_info: dict[str, Any] = {"entries": len(work_entries), "included": 0, "signed_size": 0,
+                                    "root_hash": None, "ok": False, "latest_checkpoint": None, "selection": None}
+    latest = None
+    if work_entries and not platform:
+        app.journal.checkpoint(passphrase)  # every entry of the work under a signed checkpoint (no-op if none new)
+        bundle = app.journal.bundle()
+        sub = export_subset(bundle, {e["seq"] for e in work_entries}, f"work {m.work_id}")
+        sub_report = verify_subset(sub)
+        latest = sub.checkpoint
+        files["journal"] = rel(_write(root / "journal" / "journal.jsonl", sub.to_jsonl()))
+        journal_info.update(included=len(sub.entries), seqs=[e.seq for e in sub.entries], signed_size=latest.size, root_hash=latest.root_hash,
+                            ok=sub_report.ok, selection=sub.selection,
+                            latest_checkpoint=latest.__dict__ | {"timestamp_token": None})
         for lang_s, paths in app.statement(m.work_id, root / "journal", langs=("zh", "en")).items():
             for kind, p in paths.items():
                 files[f"statement_{lang_s}_{kind}"] = rel(p)
         from inkseal.journal.statement import chart_png, gather
 
         facts_j = gather(work_entries, m.work_id, work.title, work.author.name)
-        files["figure_timeline"] = rel(_write(root / "figures" / "timeline.png", chart_png(facts_j)))
+        files["figure_timeline"] = rel(_write(root / "figures" / "timeline.png", chart_png(facts_j, lang)))
 
     # -- same image: figures, scores, watermark -----------------------------------------------------
-    files["figure_side_by_side"] = rel(root / "figures" / "side_by_side.png")
     (root / "figures").mkdir(exist_ok=True)
-    app.match_figure(match_id).save(root / files["figure_side_by_side"])
-    if m.scores.get("affine"):
+    version_rgb = load_image(app.registry.objects.get(version.sha256)).rgb
+    loc = dict(m.localisation or {})
+    affine = m.scores.get("affine")
+    sig = _signature_region(app, version, loc, suspect_img.rgb, affine)
+    caption = (f"作品《{work.title}》，匹配得分 {m.score:.1f}" if lang == "zh"
+               else f"work '{work.title}', match score {m.score:.1f}")
+    files["figure_side_by_side"] = rel(root / "figures" / "side_by_side.png")
+    render_match(version_rgb, suspect_img.rgb, loc, caption).save(root / files["figure_side_by_side"])
+    if affine:
         from inkseal.match.visual import render_overlay
 
-        matched = app.registry.file(m.file_id)
         files["figure_overlay"] = rel(root / "figures" / "overlay.png")
-        render_overlay(load_image(app.registry.objects.get(matched.sha256)).rgb, suspect_img.rgb,
-                       np.array(m.scores["affine"]), m.localisation or {}).save(
-            root / files["figure_overlay"])
+        render_overlay(version_rgb, suspect_img.rgb, np.array(affine), loc).save(root / files["figure_overlay"])
     wm_result = None
-    if sealed is not None and m.scores.get("affine"):
-        wm_meta = sealed.regions["watermark"]
+    wm_meta = (version.regions or {}).get("watermark")
+    if wm_meta and affine:
+        if app.keys.watermark_path.exists():
+            app.keys.unlock_watermark(passphrase)
         ref_bytes = app.registry.objects.get(wm_meta["reference_sha256"])
-        files["watermark_reference"] = rel(_write(root / "work" / "prewatermark.png", ref_bytes))
         key = app.keys.watermark_key_for(m.work_id, passphrase)
-        files["watermark_key"] = rel(_write(root / "work" / "watermark.key", key.hex()))
-        det = watermark.detect_informed(suspect_img.rgb, load_image(ref_bytes).rgb, np.array(m.scores["affine"]),
-                                        key, [m.work_id])
+        det = watermark.detect_informed(suspect_img.rgb, load_image(ref_bytes).rgb, np.array(affine), key, [m.work_id])
         wm_result = det.as_dict()
-    loc = m.localisation or {}
-    sig = (loc.get("regions") or {}).get("signature")
-    if sig and published is not None:
-        x0, y0, x1, y1 = (int(v) for v in sig["box"])
-        pub = load_image(app.registry.objects.get(published.sha256)).rgb
-        crop = Image.fromarray(pub[max(0, y0 - 10):y1 + 10, max(0, x0 - 10):x1 + 10])
+        if opts.include_watermark_key:
+            files["watermark_reference"] = rel(_write(root / "work" / "prewatermark.png", ref_bytes))
+            files["watermark_key"] = rel(_write(root / "work" / "watermark.key", key.hex()))
+    sig_box = (version.regions or {}).get("signature")
+    if sig_box:
+        x0, y0, x1, y1 = (int(v) for v in sig_box)
+        crop = Image.fromarray(version_rgb[max(0, y0 - 10):y1 + 10, max(0, x0 - 10):x1 + 10])
         files["figure_signature"] = rel(root / "figures" / "signature_region_published.png")
         crop.save(root / files["figure_signature"])
     inspection = inspect_bytes(app, suspect_bytes, lang=lang)
 
-    # -- scale of use: other matches on the same site --------------------------------------------------
-    host = _host(s.page_url) or _host(s.source)
-    others = [{"match_id": o.id, "work_id": o.work_id, "source": public_text(o.suspect.source),
-               "page_url": o.suspect.page_url,
-               "score": round(o.score, 2)} for o in app.registry.matches()
-              if o.id != m.id and host and host in (_host(o.suspect.page_url), _host(o.suspect.source))]
+    # -- scale of use: distinct places of this work on the same site -------------------------------------
+    scale = places_on_site(app.registry.matches(work_id=m.work_id), m)
+    others = [p for p in scale["places"] if not p["this"]]
 
     # -- facts ---------------------------------------------------------------------------------------
-    sig_box = (published.regions or {}).get("signature") if published else None
-    c2pa = validate(app.registry.objects.get(published.sha256), published.format, anchor) if published else None
-    stripped = [f["code"] for f in inspection["findings"]]
-    facts = [
-        fact("work_exists_and_original", bool(work_entries),
-             ["journal", "statement_zh_pdf", "statement_en_pdf", "figure_timeline"],
-             ["journal"], f"{len(work_entries)} journal entries for the work", f"作品共 {len(work_entries)} 条创作日志记录"),
-        fact("claimant_made_it", report.ok and report.signed_size > 0 and bool(work_entries), ["journal", "public_key"],
-             ["journal", "manifest_signature"], f"key {key_id(public)[:16]}…, {report.signed_size} signed entries",
-             f"密钥 {key_id(public)[:16]}…，{report.signed_size} 条已签名记录"),
-        fact("when", latest is not None, ["journal"], ["journal"],
-             f"signed checkpoint {latest.signed_at if latest else '-'}; registered {work.registered_at.isoformat()}"
-             + ("; RFC 3161 timestamp" if latest and latest.timestamp_token else ""),
-             f"签名检查点 {latest.signed_at if latest else '-'}；登记于 {work.registered_at.isoformat()}"
-             + ("；RFC 3161 可信时间戳" if latest and latest.timestamp_token else "")),
-        fact("published_with_signature", published is not None and bool((published.regions or {}).get("signature")),
-             ["published", "c2pa_anchor", "figure_signature"], ["c2pa"] if sealed else [],
-             f"C2PA {c2pa['state'] if c2pa else 'absent'}; signature box {sig_box}",
-             f"C2PA {c2pa['state'] if c2pa else '无'}；署名位置 {sig_box}"),
-        fact("suspect_use", True, ["suspect", "suspect_source"] + [k for k in CAPTURE_FILES if k in files],
-             ["files", *capture["checks"]],
-             f"{source['source']} ({s.page_url or s.source_kind}), SHA-256 {s.sha256[:16]}…"
-             + "".join(f"; {note}" for note in capture["notes"]),
-             f"{source['source']}（{s.page_url or s.source_kind}），SHA-256 {s.sha256[:16]}…"
-             + "".join(f"；{note}" for note in capture["notes_zh"])),
-        fact("same_image", True, ["figure_side_by_side", "figure_overlay", "watermark_reference", "watermark_key"],
-             ["watermark"] if wm_result and wm_result["detected"] else [], f"score {m.score:.1f}; watermark "
-             + (f"{wm_result['agreement']} bits, FPP {wm_result['false_positive_probability']:.1e}" if wm_result else "not checked"),
-             f"匹配得分 {m.score:.1f}；水印 "
-             + (f"{wm_result['agreement']} 位一致，误报概率 {wm_result['false_positive_probability']:.1e}" if wm_result
-                else "未检测")),
-        fact("signature_removed", bool(sig and sig["status"] != "intact") or bool(stripped),
-             ["figure_side_by_side", "figure_signature"], [],
-             f"signature region {sig['status'] if sig else 'unknown'}; stripped: {', '.join(stripped) or 'none'}",
-             f"署名区域{SIG_STATUS_ZH.get(sig['status'] if sig else 'unknown', '未知')}；被删除的信息：{'、'.join(STRIPPED_ZH.get(c, c) for c in stripped) or '无'}"),
-        fact("scale_of_use", bool(others), [], [], f"{len(others)} other match(es) on {host or 'the same source'}",
-             f"在 {host or '同一来源'} 上另有 {len(others)} 处匹配"),
-    ]
-    wilful = []
-    if sig and sig["status"] == "cut":
-        wilful.append("signature deliberately cut off (Art. 53(7))")
-    if "label_removed" in stripped or "c2pa_missing_but_watermark" in stripped:
-        wilful.append("rights-management information and AI labels stripped")
-    dmg_in = damages or DamagesInput()
-    dmg_in.uses = max(dmg_in.uses, 1 + len(others))
-    dmg_in.wilful_reasons = dmg_in.wilful_reasons or wilful
-    dmg = estimate(dmg_in)
+    c2pa = validate(app.registry.objects.get(version.sha256), version.format, anchor) if version_public and anchor else None
+    facts = build_facts(m=m, work=work, version=version, version_public=version_public, source=source,
+                        capture=capture, files=files, journal=journal_info, latest=latest, kid=key_id(public),
+                        c2pa=c2pa, wm=wm_result, key_in_pack="watermark_key" in files, sig=sig, loc=loc,
+                        inspection=inspection, scale=scale, platform=platform, public_url=_is_public_url(s.source)
+                        or _is_public_url(s.page_url))
+    wilful = wilful_reasons(facts, sig, loc, version)
+    dmg = None
+    if not platform:
+        dmg_in = damages or DamagesInput()
+        dmg_in.uses = max(dmg_in.uses, len(scale["places"]) or 1)
+        dmg_in.wilful_reasons = dmg_in.wilful_reasons or wilful
+        dmg = estimate(dmg_in)
 
+    today = datetime.now(UTC)
     evidence = {
-        "schema_version": SCHEMA, "generator": f"inkseal {__version__}", "created_at": datetime.now(UTC).isoformat(),
-        "match": {"id": m.id, "score": m.score, "scores": m.scores, "localisation": loc, "status": m.status},
+        "schema_version": SCHEMA, "generator": f"inkseal {__version__}", "created_at": today.isoformat(),
+        "audience": "platform" if platform else "court",
+        "match": {"id": m.id, "score": m.score, "scores": m.scores, "localisation": loc, "status": m.status,
+                  "tier": m.scores.get("tier") or "copy", "case_id": getattr(m, "case_id", None)},
         "work": {"id": work.id, "title": work.title, "author": work.author.name,
-                 "registered_at": work.registered_at.isoformat(), "original_sha256": original.sha256,
-                 "published_sha256": published.sha256 if published else None},
-        "suspect": source, "capture": capture, "journal": {"entries": report.entries, "signed_size": report.signed_size,
-                                       "root_hash": report.root_hash, "ok": report.ok,
-                                       "latest_checkpoint": latest.__dict__ | {"timestamp_token": None} if latest else None},
+                 "registered_at": work.registered_at.isoformat(),
+                 "original_sha256": original.sha256 if opts.include_originals else None,
+                 "version": {"file_id": version.id, "role": version.role, "format": version.format,
+                             "sha256": version.sha256, "width": version.width, "height": version.height,
+                             "signature": bool(sig_box), "ai_label": bool((version.regions or {}).get("ai_label")),
+                             "watermark": bool(wm_meta)},
+                 "published_sha256": version.sha256 if version_public else None},
+        "contact": contact(app.settings), "contact_missing": missing_contact(app.settings),
+        "suspect": source, "capture": capture, "journal": journal_info,
         "watermark": wm_result, "inspection": {"findings": inspection["findings"],
                                                "implicit_label": inspection["implicit_label"], "c2pa": inspection["c2pa"]},
         "published_c2pa_state": c2pa["state"] if c2pa else None,
-        "other_matches": others, "facts": facts, "damages": dmg, "files": files,
+        "scale_of_use": scale, "other_matches": others, "facts": facts, "damages": dmg, "files": files,
+        "private_included": {"originals": opts.include_originals, "watermark_key": opts.include_watermark_key},
+        "letter": {"date": today.date().isoformat(), "deadline": (today + timedelta(days=15)).date().isoformat()},
         "signer": {"key_id": key_id(public), "public_key": "journal/public_key.pem"},
     }
+    draft_names = ["takedown.zh.txt", "takedown.en.txt"] + ([] if platform else ["demand.zh.txt", "demand.en.txt"])
+    evidence["attachments"] = sorted({*files.values(), "evidence.json", "report.html", "report.pdf",
+                                      *(f"drafts/{n}" for n in draft_names), *MANIFEST_FILES[:2],
+                                      *(["MANIFEST.tsr"] if tsa_url else [])})
     files["evidence"] = "evidence.json"
     _write(root / "evidence.json", json.dumps(evidence, ensure_ascii=False, indent=2, default=str))
-    for name, text in render_drafts(evidence).items():
+    drafts = render_drafts(evidence, platform=platform)
+    assert sorted(drafts) == sorted(draft_names)  # the drafts list exactly what is attached
+    for name, text in drafts.items():
         _write(root / "drafts" / name, text)
     render_report(evidence, lang, root)
 
@@ -320,13 +393,13 @@ def _build(app: Inkseal, match_id: int, root: Path, *, passphrase: str, lang: st
         _write(root / "MANIFEST.tsr", request_timestamp(tsa_url, manifest.encode()))
 
 
-SIG_STATUS_ZH = {"intact": "完整", "cut": "被裁掉", "altered": "被改动", "unknown": "未知"}
-STRIPPED_ZH = {"label_missing": "无隐式标识", "label_removed": "隐式标识被删除", "label_invalid": "隐式标识格式错误",
-               "label_signature_bad": "隐式标识签名与像素不符", "c2pa_missing_but_watermark": "C2PA 凭证被删除",
-               "c2pa_invalid": "C2PA 凭证无效", "signature_cut": "署名被裁掉", "signature_altered": "署名被改动",
-               "ai_label_cut": "显式 AI 标识被裁掉或遮盖"}
-
-
-def fact(name: str, proven: bool, files: list[str], checks: list[str], detail: str, detail_zh: str) -> dict[str, Any]:
-    return {"fact": name, "status": "proven" if proven else "missing", "files": files, "checks": checks,
-            "detail": detail, "detail_zh": detail_zh}
+def wilful_reasons(facts: list[dict], sig: dict | None, loc: dict, version: Any) -> list[str]:
+    by = {f["fact"]: f for f in facts}
+    out: list[str] = []
+    if by["suspect_use"]["level"] == "missing":  # no third party shown: nobody to be wilful
+        return out
+    if sig and sig.get("status") == "cut" and by["signature_removed"]["level"] in ("verifiable", "supported"):
+        out.append("signature deliberately cut off (Art. 53(7))")
+    if by["signature_removed"].get("stripped"):
+        out.append("rights-management information and AI labels stripped")
+    return out

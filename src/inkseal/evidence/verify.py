@@ -7,9 +7,11 @@ Checks, each named so that facts can depend on them:
                         and its latest checkpoint is the one evidence.json names
     c2pa                the published file's C2PA manifest validates Trusted with the pack's anchor
     watermark           the watermark decode re-run from the pack's own files gives the recorded result
+                        (only when the pack holds the key: `--include-watermark-key`)
     screenshot, warc    the page screenshot shows the suspect at its box; the WARC record's payload is
                         the suspect (see inkseal.evidence.capture)
-A fact passes when it was proven when the pack was made and all its checks pass now.
+Each fact carries its proof level (see inkseal.evidence.facts); a verifiable fact passes when all its
+checks pass now, a supported one must be consistent with its checks (it cannot be independently checked).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import numpy as np
 from inkseal.evidence.zipread import PackArchiveError, ZipLimits, ZipPack, safe_relative
 from inkseal.i18n import t
 from inkseal.journal.keys import key_id, load_public, verify_signature
-from inkseal.journal.log import Bundle, CheckpointRecord, verify_bundle
+from inkseal.evidence.facts import level_of
+from inkseal.journal.log import (Bundle, CheckpointRecord, Problem, Subset, is_subset, verify_bundle,
+                                 verify_subset)
 
 MANIFEST_FILES = ("MANIFEST.sha256", "MANIFEST.sig", "MANIFEST.tsr")
 _LINE = re.compile(r"^([0-9a-f]{64})  (.+)$")
@@ -44,7 +48,9 @@ class PackReport:
 
     @property
     def ok(self) -> bool:
-        return all(ok for ok, _ in self.checks.values()) and all(f["verified"] for f in self.facts if f["status"] == "proven")
+        return all(ok for ok, _ in self.checks.values()) and all(
+            f["verified"] for f in self.facts if f["level"] == "verifiable") and all(
+            f["consistent"] for f in self.facts if f["level"] == "supported")
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "signer": self.signer, "notes": [en for en, _ in self.notes],
@@ -185,31 +191,10 @@ def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: Ch
     if outside:
         rep.checks_zh["paths"] = f"evidence.json 指向包外或未列出的文件：{'、'.join(outside)}"
 
-    try:
-        bundle = Bundle.from_jsonl(member(files.get("journal")).read_text(encoding="utf-8"))
-        from inkseal.journal.timestamp import check_timestamp
-
-        jr = verify_bundle(bundle, timestamp_checker=check_timestamp, pinned_checkpoint=pinned_checkpoint,
-                           pinned_key=None if pinned_key is None else _full(pinned_key, bundle, kid))
-        bad_ts = [t for t in jr.timestamps if not t.get("ok")]
-        latest = max(bundle.checkpoints, key=lambda cp: cp.size) if bundle.checkpoints else None
-        named = (evidence.get("journal") or {}).get("latest_checkpoint") or {}
-        same = (latest is None and not named) or (latest is not None and named.get("root_hash") == latest.root_hash
-                                                  and named.get("size") == latest.size)
-        # The manifest's key must be the journal's key in force at its end: one author, one chain.
-        same_key = jr.current_key is None or jr.current_key == kid
-        problem = "" if jr.ok else f"; {jr.problems[0].message}"
-        if not same_key:
-            problem += f"; the journal is signed by {jr.current_key[:16]}…, not by the pack's key {kid[:16]}…"
-        c["journal"] = (jr.ok and same and same_key and not bad_ts,
-                        f"{jr.entries} entries, {jr.signed_size} signed, {len(jr.timestamps)} timestamp(s); "
-                        f"latest checkpoint {'matches' if same else 'DIFFERS from'} evidence.json" + problem)
-        if not c["journal"][0]:
-            rep.checks_zh["journal"] = ("创作日志校验失败：" + ("最新检查点与 evidence.json 不符（日志被截断或替换）；"
-                                                      if not same else "") + ("签名密钥不一致；" if not same_key else "")
-                                        + (jr.problems[0].message if jr.problems else ""))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        rep.fail("journal", f"journal unreadable: {exc}", "创作日志无法读取")
+    j = evidence.get("journal") if isinstance(evidence.get("journal"), dict) else {}
+    # a platform pack, or a work never journaled, holds no journal; any other pack must
+    if "journal" in files or (evidence.get("audience") != "platform" and (j.get("entries") != 0 or "seqs" in j)):
+        _check_journal(rep, member, evidence, files, kid, pinned_key, pinned_checkpoint)
 
     if "published" in files and "c2pa_anchor" in files:
         try:
@@ -244,10 +229,71 @@ def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: Ch
     _check_capture(member, evidence, files, c)
 
     for f in evidence.get("facts", []):
+        if not isinstance(f, dict):
+            rep.fail("evidence", "a fact in evidence.json is not an object", "evidence.json 中的事实格式错误")
+            continue
+        level = level_of(f)
         needed = [*f.get("checks", []), "files", "manifest_signature", "paths", *(["trusted_key"] if "trusted_key" in c else [])]
-        verified = all(c.get(k, (False, ""))[0] for k in needed)  # a check that could not run counts as failed
-        rep.facts.append({**f, "verified": verified if f["status"] == "proven" else False})
+        holds = all(c.get(k, (False, ""))[0] for k in needed)  # a check that could not run counts as failed
+        # `verified`: a verifiable fact whose checks hold now; a supported one is only "consistent"
+        rep.facts.append({**f, "level": level, "verified": holds if level == "verifiable" else False,
+                          "consistent": holds if level in ("verifiable", "supported") else None})
     return rep
+
+
+def _check_journal(rep: PackReport, member, evidence: dict, files: dict, kid: str,  # type: ignore[no-untyped-def]
+                   pinned_key: str | None, pinned_checkpoint: CheckpointRecord | None) -> None:
+    """The journal in the pack: a work's subset (entries with inclusion proofs against one signed checkpoint)
+    or, in packs made before subsets, the whole journal; its checkpoint must be the one evidence.json names."""
+    c = rep.checks
+    try:
+        from inkseal.journal.timestamp import check_timestamp
+
+        text = member(files.get("journal")).read_text(encoding="utf-8")
+        pinned_full = None if pinned_key is None else pinned_key
+        if is_subset(text):
+            sub = Subset.from_jsonl(text)
+            if pinned_key is not None:
+                pinned_full = next((k for k in [kid, *sub.public_keys, sub.checkpoint.key_id] if k.startswith(pinned_key)),
+                                   pinned_key)
+            jr = verify_subset(sub, check_timestamp, pinned_key=pinned_full)
+            latest = sub.checkpoint
+            if pinned_checkpoint is not None and latest.size < pinned_checkpoint.size:
+                jr.problems.append(Problem(None, f"the pack's checkpoint ({latest.size} entries) is older than the "
+                                                 f"pinned one ({pinned_checkpoint.size})"))
+            named_seqs = (evidence.get("journal") or {}).get("seqs")
+            if named_seqs != [e.seq for e in sorted(sub.entries, key=lambda e: e.seq)]:
+                jr.problems.append(Problem(None, "the journal's entries are not the ones evidence.json lists "
+                                                 "(entries dropped or added)"))
+            kind = f"{jr.entries} entries of {sub.selection}, each proven included in a checkpoint of {latest.size}"
+        else:
+            bundle = Bundle.from_jsonl(text)
+            jr = verify_bundle(bundle, timestamp_checker=check_timestamp, pinned_checkpoint=pinned_checkpoint,
+                               pinned_key=None if pinned_key is None else _full(pinned_key, bundle, kid))
+            latest = max(bundle.checkpoints, key=lambda cp: cp.size) if bundle.checkpoints else None
+            if "seqs" in (evidence.get("journal") or {}):  # made as a subset: a whole journal is not what was signed for
+                jr.problems.append(Problem(None, "evidence.json lists a subset of entries, but the pack holds a whole journal"))
+            kind = f"{jr.entries} entries, {jr.signed_size} signed"
+        bad_ts = [t for t in jr.timestamps if not t.get("ok")]
+        named = (evidence.get("journal") or {}).get("latest_checkpoint") or {}
+        same = (latest is None and not named) or (latest is not None and named.get("root_hash") == latest.root_hash
+                                                  and named.get("size") == latest.size)
+        # The manifest's key must be the journal's key in force at its end: one author, one chain.
+        same_key = jr.current_key is None or jr.current_key == kid
+        problem = "" if jr.ok else f"; {jr.problems[0].message}"
+        if not same_key:
+            problem += f"; the journal is signed by {jr.current_key[:16]}…, not by the pack's key {kid[:16]}…"
+        c["journal"] = (jr.ok and same and same_key and not bad_ts,
+                        f"{kind}, {len(jr.timestamps)} timestamp(s); "
+                        f"latest checkpoint {'matches' if same else 'DIFFERS from'} evidence.json" + problem)
+        if c["journal"][0]:
+            rep.checks_zh["journal"] = f"日志记录 {jr.entries} 条，均可证明包含于已签名的检查点；与 evidence.json 一致"
+        else:
+            rep.checks_zh["journal"] = ("创作日志校验失败：" + ("最新检查点与 evidence.json 不符（日志被截断或替换）；"
+                                                      if not same else "") + ("签名密钥不一致；" if not same_key else "")
+                                        + (jr.problems[0].message if jr.problems else ""))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        rep.fail("journal", f"journal unreadable: {exc}", "创作日志无法读取")
 
 
 def _full(pinned: str, bundle: Bundle, manifest_kid: str) -> str:
@@ -300,3 +346,51 @@ def _check_manifest_timestamp(token: bytes, manifest: bytes) -> tuple[bool, str]
         return ok, f"time {info.gen_time.isoformat()}" + ("" if ok else "; imprint does not match the manifest")
     except Exception as exc:  # noqa: BLE001 - an unreadable token is a failed check
         return False, f"unreadable timestamp: {exc}"
+
+
+CHECK_NAMES_ZH = {"manifest_signature": "清单签名", "trusted_key": "可信密钥", "manifest_timestamp": "清单可信时间戳",
+                  "files": "文件完整性", "signer": "签署人", "paths": "文件路径", "journal": "创作日志",
+                  "c2pa": "C2PA 凭证", "watermark": "水印", "screenshot": "页面截图", "warc": "WARC 记录",
+                  "evidence": "证据说明文件", "archive": "压缩包", "pack": "证据包"}
+CHECK_OK_ZH = {"manifest_signature": "清单由该密钥签名", "trusted_key": "由指定的可信密钥签署",
+               "manifest_timestamp": "可信时间戳覆盖本清单", "files": "所有文件与清单一致，无多余文件",
+               "signer": "evidence.json 指明的正是该密钥", "paths": "evidence.json 所指文件均在包内且列于清单",
+               "c2pa": "已发布文件的 C2PA 凭证有效", "watermark": "用包内文件重新读出的水印与记录一致",
+               "screenshot": "页面截图在记录位置显示的正是被控图片", "warc": "WARC 记录的网址与内容与被控图片一致"}
+
+
+def verify_lines(rep: PackReport, lang: str) -> list[str]:
+    """`evidence verify` as text (rich markup): each check, then each fact with its level and reason.
+    In Chinese every word of the UI is Chinese (names, hashes and codes aside); a failure also shows the
+    English detail, the tool's own record of what broke."""
+    from inkseal.evidence.drafts import FACT_NAMES, fact_detail
+    from inkseal.evidence.facts import level_name
+
+    zh = lang == "zh"
+    lines = []
+    for name, (ok, detail) in rep.checks.items():
+        if zh:
+            text = (CHECK_OK_ZH.get(name) or rep.checks_zh.get(name) or "通过") if ok else \
+                f"{rep.checks_zh.get(name) or '未通过'} / {detail}"
+            mark = "[green]通过[/green]" if ok else "[red]失败[/red]"
+            lines.append(f"{mark} {CHECK_NAMES_ZH.get(name, name)}：{text}")
+        else:
+            zh_detail = rep.checks_zh.get(name)
+            text = f"{detail} / {zh_detail}" if not ok and zh_detail else detail
+            lines.append(f"{'[green]PASS[/green]' if ok else '[red]FAIL[/red]'} {name}: {text}")
+    for f in rep.facts:
+        level = f["level"]
+        holds = f["verified"] if level == "verifiable" else f.get("consistent")
+        if level in ("verifiable", "supported") and not holds:
+            mark = f"[red]失败（{level_name(level, lang)}）[/red]" if zh else f"[red]FAIL ({level_name(level, lang)})[/red]"
+        else:
+            colour = {"verifiable": "green", "supported": "yellow", "missing": "red"}.get(level, "dim")
+            mark = f"[{colour}]{level_name(level, lang)}[/{colour}]"
+        name = FACT_NAMES.get(f.get("fact"), (str(f.get("fact")), str(f.get("fact"))))[1 if zh else 0]
+        reason = (f.get("reason_zh") if zh else f.get("reason")) or ""
+        detail = fact_detail(f, lang) if "detail" in f else ""
+        if zh:
+            lines.append(f"{mark} 事实「{name}」：{detail}" + (f"（{reason}）" if reason else ""))
+        else:
+            lines.append(f"{mark} fact {f.get('fact')}: {detail}" + (f" - {reason}" if reason else ""))
+    return lines

@@ -439,3 +439,187 @@ def _check_pinned_checkpoint(pin: CheckpointRecord, leaves: list[bytes], chain: 
     elif merkle.root(leaves[: pin.size]).hex() != pin.root_hash:
         problems.append(Problem(None, f"the journal's first {pin.size} entries differ from the pinned checkpoint "
                                       "(history rewritten)"))
+
+
+# -- a subset of the journal: one work's entries, each with its RFC 9162 inclusion proof ------------------
+#
+# An evidence pack must not carry other works' entries (their prompts are the creator's private process).
+# The subset holds the chosen entries, the key-rotation entries (no work data; they carry the chain of
+# keys), and ONE signed checkpoint; each entry carries its inclusion proof against that checkpoint's root.
+# Anyone can check it without the rest of the journal: the payload hashes to the leaf, the leaf's audit
+# path leads to the signed root, and the checkpoint signature is by the key in force.
+
+SUBSET_FORMAT = "inkseal-journal-subset"
+SUBSET_HEADER_FIELDS = {"format", "version", "public_keys", "tree_size", "checkpoint", "selection"}
+SUBSET_ENTRY_FIELDS = {"type", "seq", "payload", "leaf_hash", "key_id", "signature", "inclusion_proof"}
+
+
+@dataclass
+class Subset:
+    entries: list[EntryRecord]
+    proofs: dict[int, list[str]]  # seq -> audit path (hex), RFC 9162 2.1.3
+    checkpoint: CheckpointRecord
+    public_keys: dict[str, str]
+    selection: str  # what was selected, e.g. "work 3"
+
+    def to_jsonl(self) -> str:
+        cp = json.loads(checkpoint_line(self.checkpoint))
+        lines = [canonical({"format": SUBSET_FORMAT, "version": VERSION, "public_keys": self.public_keys,
+                            "tree_size": self.checkpoint.size, "checkpoint": cp,
+                            "selection": self.selection}).decode()]
+        for e in self.entries:
+            lines.append(canonical({"type": "entry", "seq": e.seq, "payload": e.payload, "leaf_hash": e.leaf_hash,
+                                    "key_id": e.key_id, "signature": e.signature,
+                                    "inclusion_proof": self.proofs[e.seq]}).decode())
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_jsonl(cls, text: str) -> Subset:
+        lines = text.split("\n")
+        if not lines or lines[-1] != "" or len(lines) < 2:
+            raise ValueError("journal subset file is empty or does not end with a newline: truncated or altered")
+        lines.pop()
+        header = _strict(lines[0], SUBSET_HEADER_FIELDS)
+        if header.get("format") != SUBSET_FORMAT or header.get("version") != VERSION:
+            raise ValueError("line 1 is not an inkseal journal subset header")
+        cp_row = header["checkpoint"]
+        _strict(canonical(cp_row).decode(), LINE_FIELDS["checkpoint"])
+        cp = load_checkpoint(canonical(cp_row).decode())
+        if cp.size != header["tree_size"]:
+            raise ValueError("the header's tree size is not the checkpoint's")
+        entries, proofs = [], {}
+        for no, line in enumerate(lines[1:], start=2):
+            try:
+                row = _strict(line, SUBSET_ENTRY_FIELDS)
+                if row["type"] != "entry" or not isinstance(row["inclusion_proof"], list):
+                    raise ValueError("not an entry with an inclusion proof")
+                entries.append(EntryRecord(int(row["seq"]), row["payload"], row["leaf_hash"], row["key_id"],
+                                           row["signature"]))
+                proofs[int(row["seq"])] = [str(p) for p in row["inclusion_proof"]]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"line {no} is unreadable: {exc}") from None
+        return cls(entries, proofs, cp, dict(header["public_keys"] or {}), str(header["selection"]))
+
+
+def is_subset(text: str) -> bool:
+    first = text.split("\n", 1)[0]
+    try:
+        return json.loads(first).get("format") == SUBSET_FORMAT
+    except (ValueError, AttributeError):
+        return False
+
+
+def export_subset(bundle: Bundle, seqs: set[int], selection: str) -> Subset:
+    """The entries `seqs` (plus key rotations) with inclusion proofs against the latest checkpoint.
+    Entries after that checkpoint cannot be proven included: checkpoint the journal first."""
+    if not bundle.checkpoints:
+        raise ValueError("the journal has no signed checkpoint: run `inkseal journal checkpoint` first")
+    cp = max(bundle.checkpoints, key=lambda c: c.size)
+    ordered = sorted(bundle.entries, key=lambda e: e.seq)[: cp.size]
+    leaves = [bytes.fromhex(e.leaf_hash) for e in ordered]
+    chosen = []
+    for e in ordered:
+        try:
+            rotation = _rotation(json.loads(e.payload)) is not None
+        except ValueError:
+            rotation = False
+        if e.seq in seqs or rotation:
+            chosen.append(e)
+    proofs = {e.seq: [p.hex() for p in merkle.inclusion_proof(e.seq, leaves)] for e in chosen}
+    keys = dict(bundle.public_keys)
+    keys.setdefault(cp.key_id, cp.public_key)
+    return Subset(chosen, proofs, cp, keys, selection)
+
+
+def verify_subset(sub: Subset, timestamp_checker: Any = None, *, pinned_key: str | None = None) -> VerifyReport:
+    """Check each entry of a subset (canonical payload, leaf hash, signature by the key in force at its
+    place, inclusion proof) and the checkpoint it is proven against (signature, key in force at the end)."""
+    problems: list[Problem] = []
+    cp = sub.checkpoint
+    keys = dict(sub.public_keys)
+    public: dict[str, Any] = {}
+    for kid, pem in keys.items():
+        try:
+            pk = load_public(pem)
+            if key_id(pk) == kid:
+                public[kid] = pk
+        except Exception:  # noqa: BLE001 - an unreadable key signs nothing
+            pass
+    # The chain of keys: the rotations included in the subset, in order; without any, the checkpoint's key.
+    entries = sorted(sub.entries, key=lambda e: e.seq)
+    rotations = []
+    for e in entries:
+        try:
+            rot = _rotation(json.loads(e.payload))
+        except ValueError:
+            rot = None
+        if rot:
+            rotations.append((e.seq, rot))
+    chain = [rotations[0][1].get("previous_key_id")] if rotations else [cp.key_id]
+    handover: list[tuple[int, str]] = []  # (seq after which, new key)
+    for seq, rot in rotations:
+        new_pem = rot.get("new_public_key")
+        try:
+            new_pk = load_public(str(new_pem))
+            proof = _b64(str(rot.get("new_key_signature") or ""))
+            ok = (key_id(new_pk) == rot.get("new_key_id") and rot.get("previous_key_id") == chain[-1]
+                  and proof is not None and verify_signature(new_pk, proof, rotation_message(chain[-1], key_id(new_pk))))
+        except Exception:  # noqa: BLE001 - a malformed rotation is a named problem
+            ok = False
+        if not ok:
+            problems.append(Problem(seq, f"entry {seq}: key rotation is invalid"))
+            continue
+        public.setdefault(key_id(new_pk), new_pk)
+        chain.append(key_id(new_pk))
+        handover.append((seq, key_id(new_pk)))
+
+    def key_at(seq: int) -> str:
+        kid = chain[0]
+        for after, new in handover:
+            if seq > after:
+                kid = new
+        return kid
+
+    root = bytes.fromhex(cp.root_hash)
+    seen: set[int] = set()
+    for e in entries:
+        if e.seq in seen or not 0 <= e.seq < cp.size:
+            problems.append(Problem(e.seq, f"entry {e.seq}: repeated, or outside the checkpoint's {cp.size} entries"))
+            continue
+        seen.add(e.seq)
+        raw = e.payload.encode("utf-8")
+        leaf = merkle.leaf_hash(raw)
+        try:
+            data = json.loads(e.payload)
+            if canonical(data) != raw or data.get("seq") != e.seq:
+                problems.append(Problem(e.seq, f"entry {e.seq}: payload edited (not canonical, or wrong seq)"))
+        except (ValueError, AttributeError):
+            problems.append(Problem(e.seq, f"entry {e.seq}: payload is not valid JSON"))
+        if leaf.hex() != e.leaf_hash:
+            problems.append(Problem(e.seq, f"entry {e.seq}: content does not match its hash"))
+        if e.signature or e.key_id:
+            sig, pk = _b64(e.signature), public.get(e.key_id or "")
+            if sig is None or pk is None or not verify_signature(pk, sig, entry_message(e.seq, leaf.hex())):
+                problems.append(Problem(e.seq, f"entry {e.seq}: author signature is invalid"))
+            elif e.key_id != key_at(e.seq):
+                problems.append(Problem(e.seq, f"entry {e.seq}: signed by {str(e.key_id)[:16]}…, not the key in force"))
+        try:
+            path = [bytes.fromhex(p) for p in sub.proofs.get(e.seq, [])]
+        except ValueError:
+            path = None
+        if path is None or not merkle.verify_inclusion(e.seq, cp.size, leaf, path, root):
+            problems.append(Problem(e.seq, f"entry {e.seq}: inclusion proof against the checkpoint fails"))
+    pk = public.get(cp.key_id)
+    sig = _b64(cp.signature)
+    if pk is None or sig is None or not verify_signature(
+            pk, sig, checkpoint_message(cp.size, cp.root_hash, cp.signed_at, cp.key_id)):
+        problems.append(Problem(None, f"checkpoint (size {cp.size}): signature is invalid"))
+    elif cp.key_id != chain[-1]:
+        problems.append(Problem(None, f"checkpoint signed by {cp.key_id[:16]}…, not the key in force {str(chain[-1])[:16]}…"))
+    if pinned_key is not None and pinned_key not in chain:
+        problems.append(Problem(None, f"signed by {', '.join(str(k)[:16] + '…' for k in chain)}, not by the pinned "
+                                      f"key {pinned_key[:16]}…"))
+    timestamps = [timestamp_checker(cp)] if cp.timestamp_token and timestamp_checker is not None else []
+    problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
+    return VerifyReport(len(entries), 1, cp.size if not problems else 0, cp.root_hash, problems, timestamps,
+                        [str(k) for k in chain], pinned_key)

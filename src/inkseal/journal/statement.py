@@ -8,12 +8,15 @@ the process (matplotlib).
 from __future__ import annotations
 
 import base64
+import difflib
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from inkseal.errors import InksealError
 from inkseal.journal.log import VerifyReport
 from inkseal.journal.prompts import Term, diff_terms, parse_terms
 
@@ -26,12 +29,40 @@ LABELS = {
 }
 
 
+ACTIONS = {"selected": ("selected", "选定"), "rejected": ("rejected", "弃用"), "edited": ("edited", "修改"),
+           "published": ("published", "发布")}
+
+
+class NoJournal(InksealError):
+    """A statement tells the process from the journal: with no entries there is nothing to state."""
+
+
 @dataclass
 class Revision:
     prompt: str
     negative: str
     entries: list[int]
-    diff: dict[str, Any] | None = None  # vs the previous revision
+    diff: dict[str, Any] | None = None  # vs the previous revision (terms: added, removed, moved, reweighted)
+    words: list[tuple[str, str]] | None = None  # word-level diff vs the previous revision: (op, text), op in = + -
+
+
+_WORDS = re.compile(r"\s+|[^\s,()\[\]<>:|]+|[,()\[\]<>:|]")
+
+
+def word_diff(before: str, after: str) -> list[tuple[str, str]]:
+    """Word-level diff of two prompts: runs of (op, text) where op is "=" kept, "-" removed, "+" added.
+    Words, punctuation and spaces are separate tokens, so a changed word shows as that word alone."""
+    a, b = _WORDS.findall(before), _WORDS.findall(after)
+    out: list[tuple[str, str]] = []
+    for op, i0, i1, j0, j1 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(("=", "".join(a[i0:i1])))
+            continue
+        if i1 > i0:
+            out.append(("-", "".join(a[i0:i1])))
+        if j1 > j0:
+            out.append(("+", "".join(b[j0:j1])))
+    return out
 
 
 @dataclass
@@ -49,6 +80,7 @@ class Facts:
     first: str | None = None
     last: str | None = None
     kept: list[int] = field(default_factory=list)
+    file_times: bool = False  # some times come from file modification times (anyone can change them)
 
     def range_of(self, param: str) -> str | None:
         """'min – max' when a numeric parameter took several values."""
@@ -83,7 +115,8 @@ def gather(entries: list[dict], work_id: int, title: str, author: str) -> Facts:
         else:
             terms = parse_terms(prompt)
             diff = diff_terms(prev_terms, terms).as_dict() if prev_terms is not None else None
-            f.revisions.append(Revision(prompt, negative, [e["seq"]], diff))
+            words = word_diff(f.revisions[-1].prompt, prompt) if f.revisions else None
+            f.revisions.append(Revision(prompt, negative, [e["seq"]], diff, words))
             prev_terms = terms
         for p in PARAMS:
             v = g.get(p)
@@ -95,19 +128,27 @@ def gather(entries: list[dict], work_id: int, title: str, author: str) -> Facts:
             f.seeds.setdefault(str(g["seed"]), []).append(e["seq"])
     times = [_when(e) for e in gens + f.curation + f.files if _when(e)]
     f.first, f.last = (min(times), max(times)) if times else (None, None)
+    f.file_times = any((e.get("data") or {}).get("file_time") for e in gens + f.curation + f.files)
     f.kept = [e["seq"] for e in f.curation if e["data"]["action"] in ("selected", "published")]
     return f
 
 
-def _duration(a: str | None, b: str | None) -> str:
+def _duration(a: str | None, b: str | None, lang: str = "en") -> str:
     if not a or not b:
         return "-"
     secs = (datetime.fromisoformat(b.replace("Z", "+00:00")) - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds()
     h, rem = divmod(int(secs), 3600)
+    if lang == "zh":
+        return f"{h} 小时 {rem // 60} 分" if h else f"{rem // 60} 分 {rem % 60} 秒"
     return f"{h} h {rem // 60} min" if h else f"{rem // 60} min {rem % 60} s"
 
 
-def chart_png(facts: Facts) -> bytes:
+def action_name(action: str, lang: str) -> str:
+    en, zh = ACTIONS.get(action, (action, action))
+    return zh if lang == "zh" else en
+
+
+def chart_png(facts: Facts, lang: str = "en") -> bytes:
     """Timeline: each generation as a point, coloured by prompt revision; selections as stars."""
     import matplotlib
 
@@ -131,15 +172,18 @@ def chart_png(facts: Facts) -> bytes:
         xs.append((t - t0).total_seconds() / 60)
         ys.append(rev_of.get(e["seq"], 0) + 1)
         cs.append(n)
-    ax.scatter(xs, ys, c=cs, cmap="viridis", s=36, zorder=3, label="generation / 生成")
+    zh = lang == "zh"
+    ax.scatter(xs, ys, c=cs, cmap="viridis", s=36, zorder=3, label="生成" if zh else "generation")
     for e in facts.curation:
         if t0 is None:
             break
         t = datetime.fromisoformat(_when(e).replace("Z", "+00:00"))
         ax.scatter([(t - t0).total_seconds() / 60], [len(facts.revisions) + 0.6], marker="*", s=160, color="#d62728",
-                   zorder=4, label=f"{e['data']['action']} / 选定" if e["data"]["action"] == "selected" else None)
-    ax.set_xlabel("minutes since first generation / 自首次生成起的分钟数")
-    ax.set_ylabel("prompt revision / 提示词版本")
+                   zorder=4, label=action_name("selected", lang) if e["data"]["action"] == "selected" else None)
+    if facts.file_times:  # say where the times come from, on the figure itself
+        ax.set_title("时间来自文件修改时间" if zh else "times from file modification times", fontsize=8)
+    ax.set_xlabel("自首次生成起的分钟数" if zh else "minutes since first generation")
+    ax.set_ylabel("提示词版本" if zh else "prompt revision")
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     if handles:
@@ -154,10 +198,15 @@ def chart_png(facts: Facts) -> bytes:
 def render(facts: Facts, report: VerifyReport, lang: str, out_dir: Path, *, pdf: bool = True) -> dict[str, Path]:
     from inkseal.evidence.safe_render import check_html, html_env, write_pdf
 
+    if not (facts.generations or facts.curation or facts.files):
+        raise NoJournal(f"work {facts.work_id} has no journal entries: nothing to state (journal its pictures with "
+                        f"`inkseal journal import --work {facts.work_id} FILES`) / 作品 {facts.work_id} 没有创作日志记录，"
+                        "无法生成创作过程说明（请先用 inkseal journal import 记录）")
     env = html_env(Path(__file__).parent / "templates")  # autoescape on: prompts and file names are data
-    chart = base64.b64encode(chart_png(facts)).decode()
+    chart = base64.b64encode(chart_png(facts, lang)).decode()
     html = env.get_template("statement.html.j2").render(
-        f=facts, report=report, lang=lang, chart=chart, labels=LABELS[lang], duration=_duration(facts.first, facts.last),
+        f=facts, report=report, lang=lang, chart=chart, labels=LABELS[lang],
+        duration=_duration(facts.first, facts.last, lang), action_name=action_name,
         cite=lambda seqs: ", ".join(f"#{s}" for s in seqs[:12]) + (f" … (+{len(seqs) - 12})" if len(seqs) > 12 else ""),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
