@@ -17,10 +17,21 @@ For one suspect the expected number of false matches is
     E_cos   = (number of reference embeddings searched) * P(cosine >= c)
     E_geo   = (number of candidates verified) * P(inliers >= k)
     E_joint = (number of candidates verified) * P(T >= t)
-and the verdict uses E = 3 * min(E_cos, E_geo, E_joint) (Bonferroni for taking the best of three).
-The score is -log10(E): 3 means one false match in a thousand suspects, 6 in a million. Scores
-are capped at SCORE_CAP: beyond that the tails are extrapolated far past anything observed, and a
-bigger number would claim a precision the calibration cannot back.
+and the keypoint evidence uses E = 3 * min(E_cos, E_geo, E_joint) (Bonferroni for the best of three).
+
+Unrelated pictures are not the only false matches: another picture of the same character or object
+verifies too (a shared tattoo, a printed label). For those, the pixel agreement after verification
+(match/agreement.py; match/tiers.pixel_statistic, in Fisher z) has its own tail, fitted on the
+calibration half of the hard-negative groups (other pictures of the same subject):
+
+    P(Z >= z)                   log10 P = px_a - px_b * z
+    E_pix = (number of candidates verified) * P(Z >= z)
+
+A copy's score is -log10 of the larger of the two expected counts (the weaker evidence), so it keeps
+its meaning - expected false matches per suspect - whichever kind of look-alike the registry holds:
+3 means one false match in a thousand suspects, 6 in a million. Scores are capped at SCORE_CAP:
+beyond that the tails are extrapolated far past anything observed, and a bigger number would claim a
+precision the calibration cannot back.
 """
 
 from __future__ import annotations
@@ -42,6 +53,8 @@ class Calibration:
     inl_b: float
     joint_a: float = 0.0
     joint_b: float = 0.0  # 0 disables the joint test
+    px_a: float = 0.0
+    px_b: float = 0.0  # pixel-agreement tail (match/agreement.py), fitted on hard negatives; 0 disables
     source: str = ""
 
     def log10_p_cos(self, c: float) -> float:
@@ -63,6 +76,20 @@ class Calibration:
         log_e_geo = log_n + self.log10_p_inliers(inliers) if inliers else 0.0
         log_e_joint = log_n + self.log10_p_joint(self.joint_statistic(cosine, inliers))
         return min(SCORE_CAP, -(math.log10(3) + min(log_e_cos, log_e_geo, log_e_joint)))
+
+    def log10_p_pixels(self, z: float) -> float:
+        return min(0.0, self.px_a - self.px_b * z) if self.px_b > 0 else 0.0
+
+    def pixel_score(self, *, agreement: float, n_verified: int) -> float:
+        """-log10 of the expected number of look-alikes per suspect whose pixels agree this well.
+
+        The tail is fitted on candidates that passed the keypoint test but are *other pictures* of
+        the same subject (benchmarks/calibrate.py, hard negatives), so it answers the question the
+        keypoint score cannot: is it this picture?"""
+        if self.px_b <= 0:
+            return SCORE_CAP  # no pixel tail fitted: the keypoint score alone decides
+        log_e = math.log10(max(1, n_verified)) + self.log10_p_pixels(agreement)
+        return min(SCORE_CAP, -(math.log10(3) + log_e))
 
     def save(self, path: Path = PATH) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -7,8 +7,11 @@
     for each candidate (best first, at most MAX_VERIFY):
       ORB features of the suspect (or of the region that found it; mirrored on a second try)
       ─> RANSAC affine onto the registered file ─> inliers
-    score = -log10(expected false matches) from the calibrated tails (match/calibration.py)
-    verdict = score >= -log10(max_false_matches); matches are localised (match/localise.py)
+    keypoint score = -log10(expected false matches) from the calibrated tails (match/calibration.py)
+    pixel agreement of the warped suspect over the overlap (match/agreement.py) -> pixel score
+    tier (match/tiers.py): copy (both scores at -log10(max_false_matches), pixels agree at full
+    detail, or a pasted region agrees near-perfectly), derivative (same composition, other pixels),
+    or nothing; score = the weaker of the two; copies and derivatives are localised (match/localise.py)
 
 One suspect can yield several verdicts (a collage, a page with several works): every candidate
 work is verified on its own.
@@ -18,11 +21,14 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from inkseal.imaging import LoadedImage, load_image
+from inkseal.match import tiers
+from inkseal.match.agreement import frame_affine, measure
 from inkseal.match.calibration import Calibration
 from inkseal.match.index import SignalIndex
 from inkseal.match.localise import Localisation, localise
@@ -67,6 +73,7 @@ class Verdict:
     affine: list[list[float]] | None = None
     localisation: Localisation | None = None
     extra: dict = field(default_factory=dict)
+    tier: str | None = None  # "copy", "derivative" or None (not reported)
 
     def scores(self) -> dict:
         return {
@@ -103,7 +110,7 @@ class Matcher:
         self._ref_pixels = _LRU(48)  # decoded registered files for localisation (~1 MB each at 768x512)
 
     # -- candidates -----------------------------------------------------------------------------
-    def candidates(self, rgb: np.ndarray) -> list[Candidate]:
+    def candidates(self, rgb: np.ndarray, extra: int = 0) -> list[Candidate]:
         h, w = rgb.shape[:2]
         boxes: list[Box | None] = [None, *suspect_proposals(rgb)]
         found: dict[int, Candidate] = {}
@@ -111,7 +118,7 @@ class Matcher:
         if len(self.sscd_index):
             crops = [rgb if b is None else rgb[b[1]:b[3], b[0]:b[2]] for b in boxes]
             queries = np.stack([self.sscd.compute(c) for c in crops])
-            sims, ids = self.sscd_index.search(queries, TOP_K)
+            sims, ids = self.sscd_index.search(queries, TOP_K + 6 * extra)
             owners.update(self.registry.fingerprint_owners({int(i) for i in ids.ravel() if i >= 0}))
             for qi, box in enumerate(boxes):
                 for sim, fid in zip(sims[qi], ids[qi], strict=True):
@@ -135,33 +142,41 @@ class Matcher:
                     if c.pdq_distance is None or d < c.pdq_distance:
                         c.pdq_distance, c.pdq_orientation = int(d), name
         ranked = sorted(found.values(), key=lambda c: (c.pdq_distance is None, -c.cosine))
-        return [c for c in ranked if c.cosine >= COS_FLOOR or c.pdq_distance is not None][:MAX_VERIFY]
+        return [c for c in ranked if c.cosine >= COS_FLOOR or c.pdq_distance is not None][:MAX_VERIFY + extra]
 
     # -- verification ---------------------------------------------------------------------------
+    # Caches are keyed by (file id, SHA-256): SQLite hands a removed file's id to the next file
+    # registered, and a cache keyed by id alone would verify against the removed picture.
     def _reference(self, file_id: int) -> LocalFeatures | None:
         def load() -> LocalFeatures | None:
             blob = self.registry.file_fingerprint(file_id, self.orb.name)
             return self.orb.deserialize(blob) if blob else None
 
-        return self._ref_features.get_or(file_id, load)
+        return self._ref_features.get_or((file_id, self.registry.file(file_id).sha256), load)
+
+    def _reference_rgb(self, file_id: int) -> np.ndarray:
+        sha256 = self.registry.file(file_id).sha256
+        return self._ref_pixels.get_or((file_id, sha256), lambda: load_image(
+            self.registry.objects.get(sha256), max_pixels=self.max_pixels).rgb)
 
     def _reference_pixels(self, file_id: int) -> tuple[np.ndarray, dict]:
-        def load() -> tuple[np.ndarray, dict]:
-            wf = self.registry.file(file_id)
-            img = load_image(self.registry.objects.get(wf.sha256), max_pixels=self.max_pixels)
-            regions = dict(wf.regions or {})
-            if not regions:  # regions drawn on a sibling file of the same size apply here too
-                for sib in self.registry.work(wf.work_id).files:
-                    if (sib.width, sib.height) == (wf.width, wf.height) and sib.regions:
-                        regions.update(sib.regions)
-            return img.rgb, regions
-
-        return self._ref_pixels.get_or(file_id, load)
+        # Regions are read afresh: a signed version published since (same size) adds its signature box.
+        wf = self.registry.file(file_id)
+        regions = dict(wf.regions or {})
+        if not regions:  # regions drawn on a sibling file of the same size apply here too
+            for sib in self.registry.work(wf.work_id).files:
+                if (sib.width, sib.height) == (wf.width, wf.height) and sib.regions:
+                    regions.update(sib.regions)
+        return self._reference_rgb(file_id), regions
 
     def match(self, image: LoadedImage | np.ndarray, *, localise_matches: bool = True,
-              keep_non_matches: bool = False) -> list[Verdict]:
+              keep_non_matches: bool = False, exclude_works: Collection[int] = ()) -> list[Verdict]:
+        """Copies and derivatives of registered works in the image (`tier` says which), best first.
+
+        `exclude_works`: works to leave out, as if not registered (benchmarks query a registered picture
+        against the others)."""
         rgb = image.rgb if isinstance(image, LoadedImage) else image
-        cands = self.candidates(rgb)
+        cands = [c for c in self.candidates(rgb, len(exclude_works)) if c.work_id not in exclude_works]
         feats: dict[tuple[Box | None, bool], LocalFeatures] = {}
 
         def suspect_features(box: Box | None, mirror: bool) -> LocalFeatures:
@@ -210,18 +225,60 @@ class Matcher:
             inliers = v.inliers if v else 0
             score = self.calibration.score(cosine=c.cosine, n_refs=n_refs, inliers=inliers, n_verified=max(1, tries))
             verdict = Verdict(
-                work_id=c.work_id, file_id=c.file_id, score=score, is_match=score >= self.min_score,
+                work_id=c.work_id, file_id=c.file_id, score=score, is_match=False,
                 cosine=c.cosine, inliers=inliers, mirrored=mirror, pdq_distance=c.pdq_distance,
                 affine=None if a is None else [[round(float(x), 5) for x in row] for row in a],
                 extra={"region": list(c.box) if c.box else None},
             )
+            self._judge(rgb, verdict, v, max(1, tries))
             prev = by_work.get(c.work_id)
-            if prev is None or (verdict.score, verdict.inliers) > (prev.score, prev.inliers):
+            if prev is None or _rank(verdict) > _rank(prev):
                 by_work[c.work_id] = verdict
-        verdicts = sorted(by_work.values(), key=lambda v: (-v.score, -v.inliers))
+        verdicts = sorted(by_work.values(), key=lambda v: _rank(v), reverse=True)
         if localise_matches:
             for v in verdicts:
-                if v.is_match and v.affine is not None:
+                if v.tier and v.affine is not None:
                     ref_rgb, regions = self._reference_pixels(v.file_id)
                     v.localisation = localise(rgb, ref_rgb, np.array(v.affine), regions)
-        return verdicts if keep_non_matches else [v for v in verdicts if v.is_match]
+        return verdicts if keep_non_matches else [v for v in verdicts if v.tier]
+
+    # -- the verdict ------------------------------------------------------------------------------
+    def _judge(self, rgb: np.ndarray, verdict: Verdict, v: Verification | None, n_verified: int) -> None:
+        """Tier a candidate: `copy`, `derivative` or nothing (see match/tiers.py for the rules)."""
+        geo = verdict.score >= self.min_score and verdict.affine is not None
+        if not geo and verdict.cosine < tiers.DERIVATIVE_COSINE:
+            return  # neither verified nor similar enough to be an edit: no pixels need reading
+        ref_rgb = self._reference_rgb(verdict.file_id)
+        agreement = None
+        if verdict.affine is not None:
+            agreement = measure(rgb, ref_rgb, np.array(verdict.affine))
+            if v is not None:
+                agreement.spread = tiers.inlier_spread(v.reference_points, ref_rgb.shape[:2])
+        framed = None
+        if verdict.cosine >= tiers.DERIVATIVE_COSINE:  # an edit keeps the frame: compare frame to frame
+            framed = measure(rgb, ref_rgb, frame_affine(rgb.shape[:2], ref_rgb.shape[:2], verdict.mirrored), fine=False)
+        keypoint_score = pixel_score = verdict.score
+        if agreement is not None and geo:
+            # The keypoint score answers "could an unrelated picture do this?"; the pixel score "could
+            # another picture of the same subject?" (its tail is fitted on such pictures). Either can
+            # be the false match, so the score shown is the weaker of the two.
+            pixel_score = self.calibration.pixel_score(agreement=tiers.pixel_statistic(agreement),
+                                                       n_verified=n_verified)
+            verdict.extra["keypoint_score"] = round(keypoint_score, 2)
+            verdict.extra["pixel_score"] = round(pixel_score, 2)
+            verdict.score = min(keypoint_score, pixel_score)
+            verdict.extra["pixel_margin"] = round(tiers.pixel_margin(agreement), 3)
+        tier = tiers.decide(score=keypoint_score, min_score=self.min_score, cosine=verdict.cosine,
+                            agreement=agreement if geo else None, framed=framed, pixel_score=pixel_score)
+        verdict.tier = tier
+        verdict.is_match = tier == "copy"
+        verdict.extra["tier"] = tier
+        verdict.extra["margin"] = round(verdict.score - self.min_score, 2)
+        if agreement is not None:
+            verdict.extra["agreement"] = agreement.as_dict()
+        if framed is not None:
+            verdict.extra["framed_layout"] = round(framed.layout, 4)
+
+
+def _rank(v: Verdict) -> tuple[int, float, int]:
+    return ({"copy": 2, "derivative": 1}.get(v.tier or "", 0), v.score, v.inliers)

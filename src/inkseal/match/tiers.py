@@ -1,0 +1,74 @@
+"""What a candidate is: a `copy` of the registered picture, a `derivative` of it, or nothing.
+
+copy        the picture or a part of it, pixel for pixel, under the usual attacks (re-encoding,
+            resizing, cropping, flipping, small rotations, overlays, a screenshot of a page, a region
+            pasted onto another background). Needs both: a calibrated score at or above the threshold
+            (the keypoint evidence), and pixels that agree over a real share of the picture
+            (match/agreement.py). Same-subject look-alikes have the first, never the second.
+derivative  an edit of the picture that keeps its composition but not its pixels (img2img, inpaint,
+            a same-seed re-render, a restyle): SSCD sees the same picture and the two line up at
+            thumbnail scale, but the pixels do not agree. Reported separately, for the creator to judge.
+
+The thresholds were set on the calibration half of the hard-negative groups and on attacked copies
+(benchmarks/calibrate_tiers.py); the held-out half measures them (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from inkseal.match.agreement import Agreement
+
+# copy: pixel agreement at full detail over the part shown (calibration half: look-alikes <= 0.65,
+# attacked copies >= 0.82); and some of the picture must agree at all
+COPY_FINE_NCC = 0.74
+COPY_AGREE_AREA = 0.02
+# a region pasted onto another background: near-perfect agreement over the part that agrees, and a
+# real share of the picture (calibration half: look-alikes <= 0.96)
+PASTE_REGION_NCC = 0.97
+PASTE_AGREE_AREA = 0.10
+# derivative: same composition, other pixels
+DERIVATIVE_COSINE = 0.6
+DERIVATIVE_LAYOUT = 0.85
+
+
+def pixel_statistic(agreement: Agreement | dict | None) -> float:
+    """One number for the pixel evidence (0 when none was measured): agreement at full detail, over
+    the whole overlap or (shifted onto the same scale, so both thresholds meet) over a pasted region,
+    in Fisher's z (atanh) so that 0.95 and 0.99 are told apart as far as 0.5 and 0.8 are."""
+    if agreement is None:
+        return 0.0
+    d = agreement if isinstance(agreement, dict) else agreement.as_dict()
+    r = max(0.0, float(d["fine_ncc"]), float(d.get("region_ncc", 0.0)) - (PASTE_REGION_NCC - COPY_FINE_NCC))
+    return float(np.arctanh(min(r, 0.999)))
+
+
+def pixel_margin(agreement: Agreement) -> float:
+    """How far the pixel agreement clears the copy threshold (negative: it does not)."""
+    return max(agreement.fine_ncc - COPY_FINE_NCC,
+               agreement.region_ncc - PASTE_REGION_NCC if agreement.agree_area >= PASTE_AGREE_AREA else -1.0)
+
+
+def inlier_spread(points: np.ndarray, shape: tuple[int, int]) -> float:
+    if len(points) < 3:
+        return 0.0
+    hull = cv2.convexHull(np.float32(points))
+    return float(cv2.contourArea(hull)) / float(shape[0] * shape[1])
+
+
+def decide(*, score: float, min_score: float, cosine: float, agreement: Agreement | None,
+           framed: Agreement | None, pixel_score: float = float("inf")) -> str | None:
+    """`score`: the keypoint score; `pixel_score`: the calibrated pixel evidence (Calibration.pixel_score).
+
+    A whole or cropped copy needs both scores at the threshold (so its combined score keeps its
+    meaning); a pasted region needs the stricter region test instead, whose agreement over the rest
+    of the overlap is foreign by construction."""
+    if agreement is not None and score >= min_score and (
+            (agreement.agree_area >= COPY_AGREE_AREA and agreement.fine_ncc >= COPY_FINE_NCC
+             and pixel_score >= min_score)
+            or (agreement.agree_area >= PASTE_AGREE_AREA and agreement.region_ncc >= PASTE_REGION_NCC)):
+        return "copy"
+    if framed is not None and cosine >= DERIVATIVE_COSINE and framed.layout >= DERIVATIVE_LAYOUT:
+        return "derivative"
+    return None
