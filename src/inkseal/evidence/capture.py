@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 if TYPE_CHECKING:
-    from inkseal.app import Inkseal
+    from inkseal.services import EvidenceContext
 
 # attachment name -> file in the pack (".gz" is added to a gzipped WARC record)
 ATTACHMENT_FILES = {
@@ -108,7 +108,7 @@ def check_warc(record: bytes, suspect_sha256: str, source: str) -> tuple[bool, s
 CAPTURE_FILES = ("figure_page", "page_screenshot", "page_rendered_html", "page_html", "warc_record")
 
 
-def collect_capture(app: Inkseal, s: Any, suspect_rgb: np.ndarray, root: Path, files: dict[str, str],
+def collect_capture(app: EvidenceContext, s: Any, suspect_rgb: np.ndarray, root: Path, files: dict[str, str],
                     localisation: dict) -> dict:
     """Copy where the suspect was found (screenshot, page, WARC record) and check it against the suspect."""
     attached = dict((s.location or {}).get("attachments") or {})

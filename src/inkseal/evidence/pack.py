@@ -38,7 +38,7 @@ from inkseal.seal import watermark
 from inkseal.seal.c2pa_sign import validate
 
 if TYPE_CHECKING:
-    from inkseal.app import Inkseal
+    from inkseal.services import EvidenceContext
 
 SCHEMA = "inkseal-evidence/1"
 EXT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "TIFF": "tif", "BMP": "bmp"}
@@ -122,7 +122,7 @@ def _place(built: Path, target: Path, work: Path) -> None:
     os.replace(built, target)
 
 
-def build_pack(app: Inkseal, match_id: int, out: Path, *, passphrase: str, lang: str = "zh",
+def build_pack(app: EvidenceContext, match_id: int, out: Path, *, passphrase: str, lang: str = "zh",
                damages: DamagesInput | None = None, as_zip: bool = False, tsa_url: str | None = None,
                force: bool = False, include_originals: bool = False, include_watermark_key: bool = False,
                for_platform: bool = False) -> Path:
@@ -210,7 +210,7 @@ def _is_public_url(url: str | None) -> bool:
     return ip.is_global
 
 
-def _signature_region(app: Inkseal, version: Any, loc: dict, suspect_rgb: np.ndarray, affine: Any) -> dict | None:
+def _signature_region(app: EvidenceContext, version: Any, loc: dict, suspect_rgb: np.ndarray, affine: Any) -> dict | None:
     """The signature region of THE version the copy derives from, as it survives in the copy: taken from
     the stored localisation only when it was measured against that version's box, else measured again."""
     box = (version.regions or {}).get("signature")
@@ -228,7 +228,7 @@ def _signature_region(app: Inkseal, version: Any, loc: dict, suspect_rgb: np.nda
     return fresh.get("signature")
 
 
-def _build(app: Inkseal, match_id: int, root: Path, *, passphrase: str, lang: str,
+def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, lang: str,
            damages: DamagesInput | None, tsa_url: str | None, opts: PackOptions) -> None:
     from inkseal.match.visual import render_match
     from inkseal.seal.inspect import inspect_bytes

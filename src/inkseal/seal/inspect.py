@@ -26,7 +26,7 @@ from inkseal.seal.service import content_binding
 from inkseal.seal.xmp import AIGC_KEYS, TRAINED_ALGORITHMIC_MEDIA, parse_xmp
 
 if TYPE_CHECKING:
-    from inkseal.app import Inkseal
+    from inkseal.services import InspectContext
 
 FINDINGS = {
     "watermark_locked": ("watermark not checked: the watermark key is encrypted; give the passphrase "
@@ -52,12 +52,12 @@ def finding(key: str, lang: str, **kw: Any) -> dict[str, str]:
     return {"code": key, "message": (zh if lang == "zh" else en).format(**kw)}
 
 
-def inspect_path(app: Inkseal, path: Path, *, lang: str = "en", extra_anchors: bytes | None = None) -> dict[str, Any]:
+def inspect_path(app: InspectContext, path: Path, *, lang: str = "en", extra_anchors: bytes | None = None) -> dict[str, Any]:
     """`inspect_bytes` on a file, refusing one larger than `settings.max_bytes` before reading it."""
     return inspect_bytes(app, read_limited(path, app.settings.max_bytes), lang=lang, extra_anchors=extra_anchors)
 
 
-def inspect_bytes(app: Inkseal, data: bytes, *, lang: str = "en", extra_anchors: bytes | None = None) -> dict[str, Any]:
+def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_anchors: bytes | None = None) -> dict[str, Any]:
     if len(data) > app.settings.max_bytes:
         raise BadImage(f"file too large: {len(data):,} bytes exceeds the {app.settings.max_bytes:,} limit")
     image = load_image(data, max_pixels=app.settings.max_pixels)
