@@ -45,8 +45,10 @@ def test_deleted_or_corrupt_index_file_is_rebuilt(tmp_path: Path, kodak: list[Pa
     app.register(kodak[:3], author="A")
     expected = {n: _ids(app, n) for n in (app.sscd.name, "pdq")}
     app.close()
-    (home / "index" / "pdq.faiss").unlink()
-    (home / "index" / f"{app.sscd.name}.faiss").write_bytes(b"garbage")
+    (pdq_base,) = (home / "index").glob("pdq.*.faiss")
+    pdq_base.unlink()
+    (sscd_base,) = (home / "index").glob(f"{app.sscd.name}.*.faiss")
+    sscd_base.write_bytes(b"garbage")
     reopened = Inkseal.open(home)
     assert {n: _ids(reopened, n) for n in expected} == expected
     counts = reopened.rebuild_index()

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Callable, Iterable
@@ -20,7 +21,9 @@ from pathlib import Path
 from typing import Protocol
 
 from PIL import Image
+from sqlalchemy import select
 
+from inkseal import fingerprinting
 from inkseal.config import Settings, load_settings
 from inkseal.errors import BadImage, InksealError
 from inkseal.imaging import LoadedImage, load_image, read_limited
@@ -29,10 +32,10 @@ from inkseal.journal.keys import KeyStore
 from inkseal.match import calibration
 from inkseal.match.index import SignalIndex
 from inkseal.match.matcher import Matcher
-from inkseal.match.regions import reference_crops
 from inkseal.match.scan import ItemResult, ScanReport, run_scan
+from inkseal.match.sources.urls import Fetcher
 from inkseal.match.sources.files import IMAGE_SUFFIXES
-from inkseal.registry.models import Case, Match, Work, WorkFile
+from inkseal.registry.models import Case, Fingerprint, Match, Work, WorkFile
 from inkseal.registry.store import Registry
 from inkseal.seal.signature import add_signature
 from inkseal.signals import ORBSignal, PDQSignal, SSCDSignal
@@ -107,17 +110,27 @@ class Inkseal:
     # -- indexes --------------------------------------------------------------------------------
     @cached_property
     def indexes(self) -> dict[str, SignalIndex]:
-        out = {s.name: SignalIndex(s, self.settings.index_dir) for s in (self.sscd, self.pdq)}
+        backend = str(getattr(self.settings, "index_backend", "faiss-flat"))
+        out = {s.name: SignalIndex(s, self.settings.index_dir, backend) for s in (self.sscd, self.pdq)}
         for idx in out.values():
             idx.sync(self.registry)  # reconcile with the database (crash recovery, other writers)
         return out
 
     def sync_indexes(self) -> None:
+        if "indexes" not in self.__dict__:
+            _ = self.indexes  # opening reconciles: a one-shot CLI run checks each index once, not twice
+            return
         for idx in self.indexes.values():
             idx.sync(self.registry)
 
     def rebuild_index(self) -> dict[str, int]:
         return {name: idx.rebuild(self.registry) for name, idx in self.indexes.items()}
+
+    def compact_index(self) -> dict[str, int]:
+        """Merge each index's delta log into a new base file (also done automatically as it grows)."""
+        for idx in self.indexes.values():
+            idx.compact()
+        return {name: len(idx) for name, idx in self.indexes.items()}
 
     @cached_property
     def matcher(self) -> Matcher:
@@ -146,14 +159,7 @@ class Inkseal:
 
     # -- registration ---------------------------------------------------------------------------
     def fingerprints(self, image: LoadedImage) -> list[tuple[str, int, str, bytes]]:
-        rgb = image.rgb
-        out = []
-        for variant, (x0, y0, x1, y1) in reference_crops(image.width, image.height):
-            emb = self.sscd.compute(rgb[y0:y1, x0:x1])
-            out.append((self.sscd.name, self.sscd.version, variant, self.sscd.serialize(emb)))
-        out.append((self.pdq.name, self.pdq.version, "full", self.pdq.serialize(self.pdq.compute(rgb))))
-        out.append((self.orb.name, self.orb.version, "full", self.orb.serialize(self.orb.compute(rgb))))
-        return out
+        return fingerprinting.compute(self.sscd, self.pdq, self.orb, image)
 
     def _add_file(self, work_id: int, data: bytes, image: LoadedImage, role: str, name: str,
                   regions: dict | None = None) -> WorkFile:
@@ -165,42 +171,77 @@ class Inkseal:
 
     def register(self, paths: Iterable[str | Path], *, author: str, title: str | None = None,
                  work_id: int | None = None, role: str = "original", created_at: datetime | None = None,
-                 on_item: Callable[[RegisterItem], None] | None = None) -> RegisterReport:
-        """Register each file as a new work (or as another file of `work_id`). Failures stay per file."""
+                 on_item: Callable[[RegisterItem], None] | None = None, jobs: int = 1) -> RegisterReport:
+        """Register each file as a new work (or as another file of `work_id`). Failures stay per file.
+
+        `jobs` > 1: fingerprints are computed by that many worker processes (see inkseal.fingerprinting);
+        this process stays the only writer. Bytes already registered are skipped before any work, so
+        re-running a killed bulk registration goes on where it stopped."""
         files = expand_paths(paths)
         report = RegisterReport()
+        # Reconcile the indexes before writing: a removal that a killed process committed but never
+        # indexed must be seen before SQLite hands its fingerprint ids out again.
+        _ = self.indexes
+        s = self.settings
+        if jobs > 1 and len(files) > 1:
+            known = {p: self._registered_as(p) for p in files}
+            fresh = fingerprinting.prepare_parallel([p for p in files if known[p] is None], jobs, s.sscd_model,
+                                                    s.max_bytes, s.max_pixels)
+        else:
+            known, fresh = {}, (fingerprinting.prepare(p, self.sscd, self.pdq, self.orb, s.max_bytes, s.max_pixels)
+                                for p in files)
         for path in files:
             item = RegisterItem(str(path))
-            try:
-                data = read_limited(path, self.settings.max_bytes)
-                image = load_image(data, max_pixels=self.settings.max_pixels, name=str(path))
-                item.notes = image.notes
-                # "Same file" = same SHA-256 of the bytes: already registered (by us or by a process
-                # racing us) is reported as skipped with its work, never stored as a second work.
-                existing = self.registry.files_by_sha256(image.sha256)
-                if existing:
-                    item.skipped = f"already registered as work {existing[0].work_id}"
-                    item.work_id = existing[0].work_id
-                else:
-                    name = title if (title and len(files) == 1) else (f"{title} - {path.stem}" if title else path.stem)
-                    done = self.registry.register_file(
-                        author=author, title=name, created_at=created_at, work_id=work_id, role=role, data=data,
-                        sha256=image.sha256, fmt=image.format, width=image.width, height=image.height,
-                        source_name=path.name, fingerprints=self.fingerprints(image))
-                    item.work_id = done.work_id
-                    if done.existing:
-                        item.skipped = f"already registered as work {done.work_id}"
-                    else:
-                        item.file_id = done.file_id
-            except (BadImage, InksealError) as exc:
-                item.error = str(exc)
-            except OSError as exc:
-                item.error = f"cannot read file: {exc.strerror or exc}"
+            if known.get(path) is not None:
+                item.work_id = known[path]
+                item.skipped = f"already registered as work {item.work_id}"
+            else:
+                self._store_prepared(next(fresh), item, author=author, title=title, work_id=work_id, role=role,
+                                     created_at=created_at, single=len(files) == 1)
             report.items.append(item)
             if on_item:
                 on_item(item)
         self.sync_indexes()
         return report
+
+    def _registered_as(self, path: Path) -> int | None:
+        """The work already holding these exact bytes, if any (unreadable files are left to the worker)."""
+        try:
+            digest = hashlib.sha256(read_limited(path, self.settings.max_bytes)).hexdigest()
+        except (OSError, InksealError):
+            return None
+        existing = self.registry.files_by_sha256(digest)
+        return existing[0].work_id if existing else None
+
+    def _store_prepared(self, prep: fingerprinting.Prepared, item: RegisterItem, *, author: str, title: str | None,
+                        work_id: int | None, role: str, created_at: datetime | None, single: bool) -> None:
+        if prep.error:
+            item.error = prep.error
+            return
+        item.notes = prep.notes
+        try:
+            # "Same file" = same SHA-256 of the bytes: already registered (by us or by a process
+            # racing us) is reported as skipped with its work, never stored as a second work.
+            existing = self.registry.files_by_sha256(prep.sha256)
+            if existing:
+                item.skipped = f"already registered as work {existing[0].work_id}"
+                item.work_id = existing[0].work_id
+                return
+            path = prep.path
+            name = title if (title and single) else (f"{title} - {path.stem}" if title else path.stem)
+            done = self.registry.register_file(
+                author=author, title=name, created_at=created_at, work_id=work_id, role=role, data=prep.data,
+                sha256=prep.sha256, fmt=prep.fmt, width=prep.width, height=prep.height,
+                source_name=path.name, fingerprints=prep.fingerprints)
+            item.work_id = done.work_id
+            if done.existing:
+                item.skipped = f"already registered as work {done.work_id}"
+            else:
+                item.file_id = done.file_id
+        except (BadImage, InksealError) as exc:
+            item.error = str(exc)
+        except OSError as exc:
+            item.error = f"cannot store file: {exc.strerror or exc}"
 
     def seal(self, work_id: int, output: Path, opts, passphrase: str):  # type: ignore[no-untyped-def]
         """Seal a work into `output` (see inkseal.seal.service); the published version is registered."""
@@ -212,6 +253,7 @@ class Inkseal:
                 out: Path | None = None) -> tuple[WorkFile, Path]:
         """Draw a visible signature on the work's original and register it as a published version."""
         work = self.registry.work(work_id)
+        _ = self.indexes  # reconciled before writing (see register)
         original = next((f for f in work.files if f.role == "original"), None) or work.files[0]
         image = load_image(self.registry.objects.get(original.sha256), max_pixels=self.settings.max_pixels)
         signed, box = add_signature(image.rgb, signature, corner)
@@ -228,15 +270,20 @@ class Inkseal:
         return wf, target
 
     # -- reading --------------------------------------------------------------------------------
-    def works(self) -> list[Work]:
-        return self.registry.works()
+    def works(self, after_id: int | None = None, limit: int | None = None) -> list[Work]:
+        return self.registry.works(after_id, limit)
 
     def work(self, work_id: int) -> Work:
         return self.registry.work(work_id)
 
     def remove_work(self, work_id: int) -> None:
+        indexes = self.indexes  # opened before the removal, so it can be told exactly which ids went
+        with self.registry.session() as s:
+            rows = s.execute(select(Fingerprint.signal, Fingerprint.id).join(WorkFile, WorkFile.id == Fingerprint.file_id)
+                             .where(WorkFile.work_id == work_id)).all()
         self.registry.remove_work(work_id)
-        self.sync_indexes()
+        for name, idx in indexes.items():
+            idx.sync(self.registry, removed=[fid for sig, fid in rows if sig == name])
 
     # -- matching -------------------------------------------------------------------------------
     def match_image(self, data: bytes, **kw: object):  # type: ignore[no-untyped-def]
@@ -248,11 +295,13 @@ class Inkseal:
         self.sync_indexes()
         return run_scan(self.registry, self.matcher, sources, max_bytes=self.settings.max_bytes,
                         max_pixels=self.settings.max_pixels, http_timeout_s=self.settings.http_timeout_s,
-                        on_item=on_item, browser=browser, chromium=self.settings.chromium or None)
+                        on_item=on_item, browser=browser, chromium=self.settings.chromium or None,
+                        fetcher=Fetcher.from_settings(self.settings))
 
-    def matches(self, status: str | None = None, work_id: int | None = None, *, history: bool = False) -> list[Match]:
-        """The latest sighting of each case; every sighting with `history`."""
-        return self.registry.matches(status, work_id, history=history)
+    def matches(self, status: str | None = None, work_id: int | None = None, *, history: bool = False,
+                after_id: int | None = None, limit: int | None = None) -> list[Match]:
+        """The latest sighting of each case; every sighting with `history`. Keyset pages by id."""
+        return self.registry.matches(status, work_id, history=history, after_id=after_id, limit=limit)
 
     def match_figure(self, match_id: int) -> Image.Image:
         """Side-by-side picture of a stored match (registered file | suspect) with its localisation."""
@@ -266,21 +315,25 @@ class Inkseal:
         return render_match(original.rgb, suspect.rgb, m.localisation, caption)
 
     def evidence(self, match_id: int, out: Path, *, passphrase: str, lang: str = "zh", damages=None,  # type: ignore[no-untyped-def]
-                 as_zip: bool = False, tsa_url: str | None = None, force: bool = False) -> Path:
+                 as_zip: bool = False, tsa_url: str | None = None, force: bool = False,
+                 include_originals: bool = False, include_watermark_key: bool = False,
+                 for_platform: bool = False) -> Path:
         """Write the evidence pack of a stored match (see inkseal.evidence)."""
         from inkseal.evidence.pack import build_pack
 
         if self.keys.watermark_path.exists():
-            self.keys.unlock_watermark(passphrase)  # the pack discloses the work's own watermark key
+            self.keys.unlock_watermark(passphrase)  # the informed watermark re-check needs the work's key
         return build_pack(self, match_id, out, passphrase=passphrase, lang=lang, damages=damages, as_zip=as_zip,
-                          tsa_url=tsa_url, force=force)
+                          tsa_url=tsa_url, force=force, include_originals=include_originals,
+                          include_watermark_key=include_watermark_key, for_platform=for_platform)
 
     def set_match_status(self, match_id: int, status: str, note: str = "") -> Match:
         return self.registry.set_match_status(match_id, status, note)
 
     # -- cases: one per (work, place), whatever the number of sightings ---------------------------
-    def cases(self, work_id: int | None = None, status: str | None = None) -> list[Case]:
-        return self.registry.cases(work_id=work_id, status=status)
+    def cases(self, work_id: int | None = None, status: str | None = None, *, after_id: int | None = None,
+              limit: int | None = None) -> list[Case]:
+        return self.registry.cases(work_id=work_id, status=status, after_id=after_id, limit=limit)
 
     def case(self, case_id: int) -> Case:
         return self.registry.case(case_id)

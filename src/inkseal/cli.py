@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from inkseal.app import Inkseal, expand_paths
 from inkseal.errors import InksealError
-from inkseal.i18n import describe_localisation, t
+from inkseal.i18n import describe_localisation, odds_text, t
 from inkseal.match.calibration import odds
 from inkseal.registry.models import Match, Work
 
@@ -77,6 +78,53 @@ def _fail(message: str, code: int = 3) -> None:
     raise typer.Exit(code)
 
 
+# -- listings: keyset pages, so `works`, `matches` and `cases` stay fast at any registry size -----
+PAGE = 100  # rows a table shows unless --limit says otherwise
+STREAM_PAGE = 1000  # rows per query when --json streams a whole listing
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many rows (tables: 100 by "
+                                              "default; --json: all, streamed, unless --limit or --after).")]
+AfterOpt = Annotated[int | None, typer.Option("--after", min=0, help="Only rows with an id above this one: "
+                                              "the next page starts after the last id shown.")]
+
+
+def _stream_json(fetch: Callable[[int | None, int], list], to_dict: Callable[[Any], dict]) -> None:
+    """Write the whole listing as one JSON list, a page at a time: memory stays flat at any size."""
+    after, first = None, True
+    sys.stdout.write("[")
+    while True:
+        rows = fetch(after, STREAM_PAGE)
+        for row in rows:
+            sys.stdout.write(("\n  " if first else ",\n  ") + json.dumps(to_dict(row), ensure_ascii=False, default=str))
+            first = False
+        if len(rows) < STREAM_PAGE:
+            break
+        after = rows[-1].id
+    sys.stdout.write("]\n" if first else "\n]\n")
+
+
+def _listing(fetch: Callable[[int | None, int], list], to_dict: Callable[[Any], dict], as_json: bool,
+             limit: int | None, after: int | None) -> list | None:
+    """One page of a listing for a table (None when the output was JSON and is already written).
+
+    --json without paging options streams every row as a list (what scripts always got); with
+    --limit or --after it is one page: {"items": [...], "next_after": id or null}."""
+    if as_json and limit is None and after is None:
+        _stream_json(fetch, to_dict)
+        return None
+    size = limit or PAGE
+    rows = fetch(after, size + 1)  # one more tells whether another page exists
+    next_after = rows[size - 1].id if len(rows) > size else None
+    rows = rows[:size]
+    if as_json:
+        _emit({"items": [to_dict(r) for r in rows], "next_after": next_after})
+        return None
+    if next_after is not None:
+        more = (f"更多：加上 --after {next_after} 查看下一页" if state.language == "zh"
+                else f"more: add --after {next_after} for the next page")
+        err.print(more, highlight=False)
+    return rows
+
+
 def _work_dict(w: Work) -> dict:
     return {"id": w.id, "title": w.title, "author": w.author.name, "created_at": w.created_at,
             "registered_at": w.registered_at,
@@ -93,6 +141,8 @@ def register(
     title: Annotated[str | None, typer.Option(help="Title (for one file; a prefix for several).")] = None,
     work: Annotated[int | None, typer.Option(help="Add the files to this existing work instead.")] = None,
     role: Annotated[str, typer.Option(help="original or published.")] = "original",
+    jobs: Annotated[int, typer.Option("--jobs", min=1, max=64, help="Fingerprint in this many processes "
+                                      "(one per core); re-running a stopped run skips what is registered.")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Register works: each file becomes a work (or a file of --work), fingerprinted and indexed."""
@@ -101,7 +151,7 @@ def register(
     with _progress() as bar:
         task = bar.add_task("register", total=total)
         report = ink.register(paths, author=author, title=title, work_id=work, role=role,
-                              on_item=lambda _i: bar.advance(task))
+                              on_item=lambda _i: bar.advance(task), jobs=jobs)
     if as_json:
         _emit([i.__dict__ for i in report.items])
     else:
@@ -140,11 +190,11 @@ def publish(
 
 
 @app.command()
-def works(as_json: JsonOpt = False) -> None:
-    """List registered works."""
-    items = state.app().works()
-    if as_json:
-        _emit([_work_dict(w) for w in items])
+def works(as_json: JsonOpt = False, limit: LimitOpt = None, after: AfterOpt = None) -> None:
+    """List registered works, a page at a time (--limit, --after)."""
+    ink = state.app()
+    items = _listing(lambda a, n: ink.works(after_id=a, limit=n), _work_dict, as_json, limit, after)
+    if items is None:
         return
     if not items:
         out.print(t("no_works", state.language))
@@ -186,6 +236,15 @@ def work_remove(work_id: int, yes: Annotated[bool, typer.Option("--yes", help="D
         raise typer.Exit(3)
     ink.remove_work(work_id)
     out.print(t("removed", state.language, work_id=work_id))
+
+
+@index_app.command("compact")
+def index_compact() -> None:
+    """Merge each index's delta log into a new base file (done automatically as the log grows)."""
+    counts = state.app().compact_index()
+    n = sum(counts.values())
+    said = f"索引已合并：{n} 个指纹。" if state.language == "zh" else f"Index compacted: {n} fingerprint(s)."
+    out.print(f"{said} {counts}", highlight=False)
 
 
 @index_app.command("rebuild")
@@ -241,7 +300,7 @@ def scan(
             for m in r.matches:
                 full = ink.registry.match(m.id)
                 out.print(t("match_line", lang, suspect=r.item.label, work_id=m.work_id, title=full.work.title,
-                            score=m.score, meaning=t("meaning", lang, odds=odds(m.score))), highlight=False)
+                            score=m.score, meaning=t("meaning", lang, odds=odds_text(m.score, lang))), highlight=False)
                 for line in describe_localisation(m.localisation, lang):
                     out.print(f"    {line}", highlight=False)
         out.print(t("scan_summary", lang, items=len(report.results), matches=sum(len(r.matches) for r in report.matched),
@@ -256,11 +315,14 @@ def matches(
     work: Annotated[int | None, typer.Option(help="Only this work.")] = None,
     history: Annotated[bool, typer.Option("--history", help="Every sighting, not only the latest of each case.")] = False,
     as_json: JsonOpt = False,
+    limit: LimitOpt = None,
+    after: AfterOpt = None,
 ) -> None:
-    """List stored matches: the latest sighting of each case (see `inkseal cases`)."""
-    items = state.app().registry.matches(status, work, history=history)
-    if as_json:
-        _emit([_match_dict(m) for m in items])
+    """List stored matches: the latest sighting of each case (see `inkseal cases`), a page at a time."""
+    ink = state.app()
+    items = _listing(lambda a, n: ink.matches(status, work, history=history, after_id=a, limit=n), _match_dict,
+                     as_json, limit, after)
+    if items is None:
         return
     table = Table("ID", "Case", "Status", "Work", "Score", "Visible", "Signature", "Suspect")
     for m in items:
@@ -291,7 +353,7 @@ def match_show(
         return
     s = d["suspect"]
     out.print(f"[bold]match {m.id}[/bold] (case {m.case_id}, {m.status}): work {m.work_id} '{d['work_title']}', score {m.score:.1f} "
-              f"— {t('meaning', state.language, odds=odds(m.score))}", highlight=False)
+              f"— {t('meaning', state.language, odds=odds_text(m.score, state.language))}", highlight=False)
     out.print(f"  suspect {s['source']} ({s['width']}x{s['height']}, sha256 {s['sha256']})", highlight=False)
     if s["page_url"]:
         out.print(f"  page {s['page_url']} '{s['location'].get('page_title', '')}' at {s['location'].get('dom_path')}",

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from inkseal.cli import JsonOpt, _emit, _fail, app, out, state
+from inkseal.cli import AfterOpt, JsonOpt, LimitOpt, _emit, _fail, _listing, app, out, state
 from inkseal.errors import InksealError
 from inkseal.registry.models import Case
 from inkseal.registry.statuses import CASE_STATUSES, status_name
@@ -37,13 +37,16 @@ def cases_cmd(
     status: Annotated[str | None, typer.Option(help=f"Only this status: {', '.join(CASE_STATUSES)}.")] = None,
     work: Annotated[int | None, typer.Option(help="Only this work.")] = None,
     as_json: JsonOpt = False,
+    limit: LimitOpt = None,
+    after: AfterOpt = None,
 ) -> None:
-    """List cases: each use of a work at one place, with first / last seen and times seen."""
+    """List cases: each use of a work at one place, with first / last seen and times seen (a page at a time)."""
     if status and status not in CASE_STATUSES:
         _fail(_say(f"unknown status {status!r}: use one of {', '.join(CASE_STATUSES)}", f"未知状态 {status!r}"), 2)
-    items = state.app().cases(work_id=work, status=status)
-    if as_json:
-        _emit([case_dict(c) for c in items])
+    ink = state.app()
+    items = _listing(lambda a, n: ink.cases(work_id=work, status=status, after_id=a, limit=n), case_dict,
+                     as_json, limit, after)
+    if items is None:
         return
     if not items:
         out.print(_say("no cases", "暂无案件"))

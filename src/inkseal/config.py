@@ -43,6 +43,9 @@ class Settings:
     max_style_bytes: int = 1_000_000
     threads: int = 2
     chromium: str = ""
+    # Vector index backend: faiss-flat (exact, default), faiss-hnsw (approximate + exact re-rank), milvus (URI below).
+    index_backend: str = "faiss-flat"
+    milvus_uri: str = ""
     # The creator's contact details for takedown notices (Art. 14 信息网络传播权保护条例, 17 U.S.C. §512(c)(3)).
     contact_name: str = ""
     contact_email: str = ""
@@ -68,6 +71,8 @@ _ENV = {
     "INKSEAL_SSCD_MODEL": "sscd_model",
     "INKSEAL_CHROMIUM": "chromium",
     "INKSEAL_ALLOW_PRIVATE_ADDRESSES": "allow_private_addresses",
+    "INKSEAL_INDEX_BACKEND": "index_backend",
+    "INKSEAL_MILVUS_URI": "milvus_uri",
     "INKSEAL_CONTACT_NAME": "contact_name",
     "INKSEAL_CONTACT_EMAIL": "contact_email",
     "INKSEAL_CONTACT_ADDRESS": "contact_address",

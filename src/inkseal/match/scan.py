@@ -50,15 +50,22 @@ class ScanReport:
 
 def run_scan(registry: Registry, matcher: Matcher, sources: Iterable[str], *, max_bytes: int, max_pixels: int,
              http_timeout_s: float = 20.0, on_item: Callable[[ItemResult], None] | None = None,
-             browser: bool = False, chromium: str | None = None) -> ScanReport:
+             browser: bool = False, chromium: str | None = None, fetcher: Fetcher | None = None) -> ScanReport:
     """`browser`: open URLs in headless Chromium (screenshot + rendered page kept as evidence).
-    Raises BrowserUnavailable before anything is recorded when no Chromium can be started."""
+    `fetcher`: the one HTTP client of the scan (network policy, deadline, page limits from the settings);
+    the browser's requests go through it too. Raises BrowserUnavailable before anything is recorded when
+    no Chromium can be started."""
     sources = list(sources)
+    fetcher = fetcher or Fetcher(max_bytes=max_bytes, timeout_s=http_timeout_s)
     page_browser = None
     if browser and any(source_kind(s) in ("url", "urls") for s in sources):
-        page_browser = PageBrowser(chromium=chromium, timeout_s=http_timeout_s, max_bytes=max_bytes)
+        try:
+            page_browser = PageBrowser(chromium=chromium, timeout_s=http_timeout_s, max_bytes=max_bytes,
+                                       fetcher=fetcher)
+        except BaseException:
+            fetcher.close()
+            raise
     report = ScanReport(registry.start_scan(sources))
-    fetcher = Fetcher(max_bytes=max_bytes, timeout_s=http_timeout_s)
     cache: dict[str, list[Verdict]] = {}  # the same bytes seen twice (srcset, reposts) are matched once
     found_on_page: dict[str, set[int]] = {}  # page URL -> works already matched there in this scan
     try:
@@ -119,5 +126,8 @@ def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id:
                           captured_at=item.captured_at, width=image.width, height=image.height)
         rows = [Match(work_id=v.work_id, file_id=v.file_id, score=v.score, scores=v.scores(),
                       localisation=v.localisation.as_dict() if v.localisation else {}) for v in kept]
-        result.matches = registry.record_matches(suspect, rows)
+        recorded = registry.record_matches(suspect, rows)
+        # A sighting of a case already decided as ignored or whitelisted is kept (history) but not reported again.
+        result.matches = [m for m in recorded if m.status not in ("ignored", "whitelisted")]
+        result.suppressed += len(recorded) - len(result.matches)
     return result

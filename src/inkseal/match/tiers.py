@@ -10,7 +10,8 @@ derivative  an edit of the picture that keeps its composition but not its pixels
             thumbnail scale, but the pixels do not agree. Reported separately, for the creator to judge.
 
 The thresholds were set on the calibration half of the hard-negative groups and on attacked copies
-(benchmarks/calibrate_tiers.py); the held-out half measures them (docs/benchmarks.md).
+(benchmarks/verdict_families.py, `benchmarks/calibrate.py --pixel-only`); the held-out half only
+measures them (docs/benchmarks.md).
 """
 
 from __future__ import annotations

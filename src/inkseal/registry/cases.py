@@ -115,9 +115,10 @@ class CaseStore:
             q = select(Allowance.id).where(Allowance.work_id == work_id, or_(*cond)).limit(1)
             return s.scalar(q) is not None
 
-    def matches(self, status: str | None = None, work_id: int | None = None, *, history: bool = False) -> list[Match]:
+    def matches(self, status: str | None = None, work_id: int | None = None, *, history: bool = False,
+                after_id: int | None = None, limit: int | None = None) -> list[Match]:
         """Stored matches: the latest sighting of each case (one row per case), or every sighting with
-        `history`. `status` is the case's status."""
+        `history`. `status` is the case's status. `after_id`/`limit`: keyset pages in id order."""
         with self.session() as s:
             q = select(Match).options(selectinload(Match.suspect), selectinload(Match.work).selectinload(Work.author))
             if not history:
@@ -127,7 +128,10 @@ class CaseStore:
                 q = q.where(Match.status == status)
             if work_id:
                 q = q.where(Match.work_id == work_id)
-            return list(s.scalars(q.order_by(Match.id)))
+            if after_id is not None:
+                q = q.where(Match.id > after_id)
+            q = q.order_by(Match.id)
+            return list(s.scalars(q.limit(limit) if limit is not None else q))
 
     def match(self, match_id: int) -> Match:
         with self.session() as s:
@@ -147,14 +151,19 @@ class CaseStore:
         return self.match(match_id)
 
     # -- cases --------------------------------------------------------------------------------
-    def cases(self, work_id: int | None = None, status: str | None = None) -> list[Case]:
+    def cases(self, work_id: int | None = None, status: str | None = None, *, after_id: int | None = None,
+              limit: int | None = None) -> list[Case]:
+        """Cases in id order; `after_id`/`limit` page through them (keyset)."""
         with self.session() as s:
             q = select(Case).options(selectinload(Case.work).selectinload(Work.author), selectinload(Case.checks))
             if work_id is not None:
                 q = q.where(Case.work_id == work_id)
             if status:
                 q = q.where(Case.status == status)
-            return list(s.scalars(q.order_by(Case.id)))
+            if after_id is not None:
+                q = q.where(Case.id > after_id)
+            q = q.order_by(Case.id)
+            return list(s.scalars(q.limit(limit) if limit is not None else q))
 
     def case(self, case_id: int) -> Case:
         with self.session() as s:

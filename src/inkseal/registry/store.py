@@ -343,10 +343,13 @@ class Registry(CaseStore):
                 return wf, [(r.id, r.signal, r.variant) for r in rows]
         return self.retrying("adding a file", attempt)
 
-    def works(self) -> list[Work]:
+    def works(self, after_id: int | None = None, limit: int | None = None) -> list[Work]:
+        """Works in id order; `after_id`/`limit` page through them (keyset: cheap at any depth)."""
         with self.session() as s:
             q = select(Work).options(selectinload(Work.author), selectinload(Work.files)).order_by(Work.id)
-            return list(s.scalars(q))
+            if after_id is not None:
+                q = q.where(Work.id > after_id)
+            return list(s.scalars(q.limit(limit) if limit is not None else q))
 
     def work(self, work_id: int) -> Work:
         with self.session() as s:
