@@ -255,10 +255,23 @@ def index_rebuild() -> None:
 
 
 # -- scanning and matches ------------------------------------------------------------------------
+def _verdict_line(m: Match, suspect: str, title: str, lang: str) -> str:
+    """One line per verdict: a copy with its score, what it means and its margin; a derivative in words only
+    (its score is not a copy's false-match rate)."""
+    if (m.scores or {}).get("tier") == "derivative":
+        return t("derivative_line", lang, suspect=suspect, work_id=m.work_id, title=title)
+    meaning = t("meaning", lang, odds=odds_text(m.score, lang))
+    margin = (m.scores or {}).get("margin")
+    if margin is not None:
+        meaning += ("; " if lang != "zh" else "；") + t("margin", lang, margin=float(margin))
+    return t("match_line", lang, suspect=suspect, work_id=m.work_id, title=title, score=m.score, meaning=meaning)
+
+
 def _match_dict(m: Match) -> dict:
     s = m.suspect
     return {"id": m.id, "case_id": m.case_id, "status": m.status, "work_id": m.work_id, "work_title": m.work.title, "file_id": m.file_id,
-            "score": round(m.score, 2), "false_match_odds": f"1 in {odds(m.score)}", "scores": m.scores,
+            "tier": (m.scores or {}).get("tier") or "copy", "score": round(m.score, 2),
+            "false_match_odds": f"1 in {odds(m.score)}", "scores": m.scores,
             "localisation": m.localisation, "created_at": m.created_at,
             "suspect": {"id": s.id, "sha256": s.sha256, "kind": s.source_kind, "source": s.source,
                         "page_url": s.page_url, "location": s.location, "captured_at": s.captured_at,
@@ -299,8 +312,7 @@ def scan(
         for r in report.matched:
             for m in r.matches:
                 full = ink.registry.match(m.id)
-                out.print(t("match_line", lang, suspect=r.item.label, work_id=m.work_id, title=full.work.title,
-                            score=m.score, meaning=t("meaning", lang, odds=odds_text(m.score, lang))), highlight=False)
+                out.print(_verdict_line(m, r.item.label, full.work.title, lang), highlight=False)
                 for line in describe_localisation(m.localisation, lang):
                     out.print(f"    {line}", highlight=False)
         out.print(t("scan_summary", lang, items=len(report.results), matches=sum(len(r.matches) for r in report.matched),
@@ -324,11 +336,13 @@ def matches(
                      as_json, limit, after)
     if items is None:
         return
-    table = Table("ID", "Case", "Status", "Work", "Score", "Visible", "Signature", "Suspect")
+    table = Table("ID", "Case", "Status", "Tier", "Work", "Score", "Visible", "Signature", "Suspect")
     for m in items:
         sig = (m.localisation.get("regions") or {}).get("signature", {}).get("status", "")
         vis = m.localisation.get("visible_fraction")
-        table.add_row(str(m.id), str(m.case_id or ""), m.status, f"{m.work_id} {m.work.title}", f"{m.score:.1f}",
+        tier = (m.scores or {}).get("tier") or "copy"
+        table.add_row(str(m.id), str(m.case_id or ""), m.status, tier, f"{m.work_id} {m.work.title}",
+                      f"{m.score:.1f}" if tier == "copy" else "",
                       f"{100 * vis:.0f}%" if vis is not None else "", sig, m.suspect.page_url or m.suspect.source)
     out.print(table)
 
@@ -352,8 +366,8 @@ def match_show(
         _emit(d | {"figure": str(image) if image else None})
         return
     s = d["suspect"]
-    out.print(f"[bold]match {m.id}[/bold] (case {m.case_id}, {m.status}): work {m.work_id} '{d['work_title']}', score {m.score:.1f} "
-              f"— {t('meaning', state.language, odds=odds_text(m.score, state.language))}", highlight=False)
+    out.print(f"[bold]match {m.id}[/bold] (case {m.case_id}, {m.status}, {d['tier']}): "
+              + _verdict_line(m, s["source"], d["work_title"], state.language), highlight=False)
     out.print(f"  suspect {s['source']} ({s['width']}x{s['height']}, sha256 {s['sha256']})", highlight=False)
     if s["page_url"]:
         out.print(f"  page {s['page_url']} '{s['location'].get('page_title', '')}' at {s['location'].get('dom_path')}",

@@ -15,6 +15,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{suspect} copies work {work_id} '{title}' (score {score:.1f}; {meaning})",
         "{suspect} 复制了作品 {work_id}「{title}」（得分 {score:.1f}；{meaning}）",
     ),
+    "derivative_line": (
+        "{suspect} may be an edit of work {work_id} '{title}' (derivative: same composition, other pixels — "
+        "img2img, inpaint, a same-seed re-render or a restyle; for you to judge, not a copy)",
+        "{suspect} 可能是作品 {work_id}「{title}」的改编（衍生：构图相同、像素不同——图生图、局部重绘、同种子重绘或风格迁移；"
+        "请您自行判断，并非复制）",
+    ),
+    "margin": (
+        "{margin:+.1f} above the threshold",
+        "高出阈值 {margin:+.1f}",
+    ),
     "meaning": (
         "about one false match in {odds} suspects",
         "约每 {odds} 张可疑图片出现一次误匹配",

@@ -135,6 +135,11 @@ def build_pack(app: EvidenceContext, match_id: int, out: Path, *, passphrase: st
     damages, no demand letter)."""
     opts = PackOptions(include_originals=include_originals and not for_platform,
                        include_watermark_key=include_watermark_key and not for_platform, for_platform=for_platform)
+    if (app.registry.match(match_id).scores or {}).get("tier") == "derivative":
+        # Every fact of a pack ("the same image", "the signature was removed") speaks of a copy; an edit of the
+        # work is for the creator and a lawyer to judge, so no signed pack claims it.
+        raise InksealError(f"match {match_id} is a derivative (an edit of the work, not a copy): no evidence pack is "
+                           f"built for it / 匹配 {match_id} 属于衍生（对作品的改编，而非复制）：不为其生成证据包")
     if for_platform:
         require_contact(app.settings)
     target = (out if out.suffix == ".zip" else out.with_suffix(".zip")) if as_zip else out
