@@ -200,6 +200,6 @@ def test_same_bytes_under_another_work_are_refused_in_one_line(app: Inkseal, kod
 
     data = kodak[0].read_bytes()
     with pytest.raises(InksealError, match=f"already registered as work {first.work_id}"):
-        app._add_file(other.id, data, load_image(data), "original", "again.png")
+        app.add_file(other.id, data, load_image(data), "original", "again.png")
     again = app.register(kodak[:1], author="Li", work_id=other.id).items[0]
     assert again.skipped and again.work_id == first.work_id

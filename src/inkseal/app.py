@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
 
 from PIL import Image
 from sqlalchemy import select
 
 from inkseal import fingerprinting
 from inkseal.config import Settings, load_settings
+from inkseal.services import AddFile  # noqa: F401  (re-exported: the narrow interface services take)
 from inkseal.errors import BadImage, InksealError
 from inkseal.imaging import LoadedImage, load_image, read_limited
 from inkseal.journal import Journal
@@ -58,15 +58,6 @@ class RegisterReport:
     @property
     def failed(self) -> list[RegisterItem]:
         return [i for i in self.items if i.error]
-
-
-class AddFile(Protocol):
-    """Register `data` (already decoded as `image`) as another file of a work; fingerprints included.
-
-    The narrow interface services take instead of the whole application (see seal.service.SealDeps)."""
-
-    def __call__(self, work_id: int, data: bytes, image: LoadedImage, role: str, name: str,
-                 regions: dict | None = None) -> WorkFile: ...
 
 
 def make_private_dir(path: Path) -> None:
@@ -161,7 +152,7 @@ class Inkseal:
     def fingerprints(self, image: LoadedImage) -> list[tuple[str, int, str, bytes]]:
         return fingerprinting.compute(self.sscd, self.pdq, self.orb, image)
 
-    def _add_file(self, work_id: int, data: bytes, image: LoadedImage, role: str, name: str,
+    def add_file(self, work_id: int, data: bytes, image: LoadedImage, role: str, name: str,
                   regions: dict | None = None) -> WorkFile:
         wf, _ = self.registry.add_file(
             work_id, role=role, data=data, sha256=image.sha256, fmt=image.format, width=image.width,
@@ -261,7 +252,7 @@ class Inkseal:
         Image.fromarray(signed).save(buf, "PNG")
         data = buf.getvalue()
         published = load_image(data)
-        wf = self._add_file(work_id, data, published, "published", f"{Path(original.source_name).stem}.signed.png",
+        wf = self.add_file(work_id, data, published, "published", f"{Path(original.source_name).stem}.signed.png",
                             regions={"signature": box})
         target = out or self.settings.home / "published" / f"work{work_id}-{wf.id}.png"
         target.parent.mkdir(parents=True, exist_ok=True)

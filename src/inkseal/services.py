@@ -3,7 +3,8 @@
 `inkseal.app.Inkseal` satisfies each of these structurally; a web layer, a worker or a test can hand a service
 any object that does. Each lists only what its service reads:
 
-    seal.service.seal_work      SealDeps (a dataclass: registry, keys, add_file, max_pixels, checkpoints)
+    seal.service.seal_work      SealDeps (a dataclass: registry, keys, add_file, max_pixels, checkpoints),
+                                built by SealDeps.of from a SealContext
     seal.inspect.inspect_bytes  InspectContext: settings, registry, keys, matcher, works/work
     evidence.pack.build_pack    EvidenceContext: settings, registry, keys, journal, statement
 """
@@ -61,3 +62,19 @@ class EvidenceContext(Protocol):
     def journal(self) -> Journal: ...
     def statement(self, work_id: int, out_dir: Path, langs: Iterable[str] = ("en", "zh"),
                   pdf: bool = True) -> dict[str, dict[str, Path]]: ...
+
+
+class SealContext(Protocol):
+    """What `seal.service.SealDeps.of` builds sealing's dependencies from."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def keys(self) -> KeyStore: ...
+    @property
+    def journal(self) -> Journal: ...
+    @property
+    def add_file(self) -> AddFile: ...
+    def sync_indexes(self) -> None: ...

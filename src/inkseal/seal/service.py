@@ -32,7 +32,7 @@ from inkseal.seal.signature import add_signature
 from inkseal.seal.xmp import DMI_PROHIBITED, AIGCLabel, RightsMetadata, build_xmp, encode, insert_xmp
 
 if TYPE_CHECKING:
-    from inkseal.app import AddFile, Inkseal
+    from inkseal.services import AddFile, SealContext
     from inkseal.journal.keys import KeyStore
     from inkseal.journal.log import CheckpointRecord
     from inkseal.registry.store import Registry
@@ -79,12 +79,12 @@ class SealDeps:
     after_change: Callable[[], None] = lambda: None  # e.g. re-sync the search indexes
 
     @classmethod
-    def of(cls, app: Inkseal) -> SealDeps:
-        return cls(app.registry, app.keys, app._add_file, app.settings.max_pixels,
+    def of(cls, app: SealContext) -> SealDeps:
+        return cls(app.registry, app.keys, app.add_file, app.settings.max_pixels,
                    lambda: app.journal.bundle().checkpoints, app.sync_indexes)
 
 
-def seal(app: Inkseal, work_id: int, output: Path, opts: SealOptions, passphrase: str) -> SealResult:
+def seal(app: SealContext, work_id: int, output: Path, opts: SealOptions, passphrase: str) -> SealResult:
     return seal_work(SealDeps.of(app), work_id, output, opts, passphrase)
 
 
