@@ -32,9 +32,8 @@ class AddFile(Protocol):
                  regions: dict | None = None) -> WorkFile: ...
 
 
-class InspectContext(Protocol):
-    """What `inspect` reads: limits, stored objects, the keys (label signature, C2PA anchor, watermark keys),
-    the matcher (to find the registered work a copy derives from) and the works that carry a watermark."""
+class _Stores(Protocol):
+    """What every stage service reads: the settings, the registry (rows and stored objects) and the keys."""
 
     @property
     def settings(self) -> Settings: ...
@@ -42,37 +41,31 @@ class InspectContext(Protocol):
     def registry(self) -> Registry: ...
     @property
     def keys(self) -> KeyStore: ...
+
+
+class InspectContext(_Stores, Protocol):
+    """What `inspect` reads: limits, stored objects, the keys (label signature, C2PA anchor, watermark keys),
+    the matcher (to find the registered work a copy derives from) and the works that carry a watermark."""
+
     @property
     def matcher(self) -> Matcher: ...
     def works(self) -> list[Work]: ...
     def work(self, work_id: int) -> Work: ...
 
 
-class EvidenceContext(Protocol):
+class EvidenceContext(_Stores, Protocol):
     """What an evidence pack reads: limits and contact settings, the match and its files, the keys that sign the
     manifest, the journal (this work's entries, the signed checkpoint) and the authorship statement writer."""
 
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def registry(self) -> Registry: ...
-    @property
-    def keys(self) -> KeyStore: ...
     @property
     def journal(self) -> Journal: ...
     def statement(self, work_id: int, out_dir: Path, langs: Iterable[str] = ("en", "zh"),
                   pdf: bool = True) -> dict[str, dict[str, Path]]: ...
 
 
-class SealContext(Protocol):
+class SealContext(_Stores, Protocol):
     """What `seal.service.SealDeps.of` builds sealing's dependencies from."""
 
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def registry(self) -> Registry: ...
-    @property
-    def keys(self) -> KeyStore: ...
     @property
     def journal(self) -> Journal: ...
     @property
