@@ -307,7 +307,7 @@ def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, 
     caption = (f"作品《{work.title}》，匹配得分 {m.score:.1f}" if lang == "zh"
                else f"work '{work.title}', match score {m.score:.1f}")
     files["figure_side_by_side"] = rel(root / "figures" / "side_by_side.png")
-    render_match(version_rgb, suspect_img.rgb, loc, caption).save(root / files["figure_side_by_side"])
+    render_match(version_rgb, suspect_img.rgb, loc, caption, lang=lang).save(root / files["figure_side_by_side"])
     if affine:
         from inkseal.match.visual import render_overlay
 

@@ -16,6 +16,17 @@ from inkseal.fonts import font as _font
 PANEL_H = 420
 GREEN, RED, AMBER, WHITE = (40, 200, 90), (230, 50, 50), (245, 170, 20), (255, 255, 255)
 STATUS_COLOUR = {"cut": RED, "altered": AMBER, "intact": GREEN}
+# Words drawn on the figure, per language (None: both, for a figure with no reader's language yet).
+REGION_ZH = {"signature": "署名"}
+STATUS_ZH = {"cut": "被裁掉", "altered": "被改动", "intact": "完整", "covered": "被遮盖"}
+HEADS = {"en": ("registered work", "suspect copy", "green: found  red: cut away  amber: covered/altered"),
+         "zh": ("登记作品", "可疑副本", "绿：找到  红：被裁掉  黄：被遮盖/改动")}
+
+
+def _region_label(name: str, status: str, lang: str | None) -> str:
+    en = f"{name}: {status}"
+    zh = f"{REGION_ZH.get(name, name)}：{STATUS_ZH.get(status, status)}"
+    return {"en": en, "zh": zh}.get(lang or "", f"{en} / {zh}")
 
 
 def _scaled(rgb: np.ndarray) -> tuple[Image.Image, float]:
@@ -24,7 +35,9 @@ def _scaled(rgb: np.ndarray) -> tuple[Image.Image, float]:
     return im.resize((max(1, round(im.width * s)), PANEL_H), Image.LANCZOS), s
 
 
-def render_match(original: np.ndarray, suspect: np.ndarray, loc: dict, caption: str = "") -> Image.Image:
+def render_match(original: np.ndarray, suspect: np.ndarray, loc: dict, caption: str = "",
+                 lang: str | None = None) -> Image.Image:
+    """`lang`: "en" or "zh" draws every word in that language (reports); None draws both."""
     left, sl = _scaled(original)
     right, sr = _scaled(suspect)
     gx, gy = loc.get("grid", [0, 0])
@@ -52,16 +65,17 @@ def render_match(original: np.ndarray, suspect: np.ndarray, loc: dict, caption: 
         colour = STATUS_COLOUR.get(str(region["status"]), WHITE)
         dl.rectangle((x0, y0, x1, y1), outline=colour, width=3)
         ty = y0 - 17 if y0 >= 17 else y1 + 2  # above the box, or below it when the box touches the top
-        dl.text((x0 + 2, ty), f"{name}: {region['status']}", fill=colour, font=font,
+        dl.text((x0 + 2, ty), _region_label(str(name), str(region["status"]), lang), fill=colour, font=font,
                 stroke_width=2, stroke_fill=(0, 0, 0))
     gap, head = 16, 30
     canvas = Image.new("RGB", (left.width + right.width + 3 * gap, PANEL_H + head + gap + 24), (24, 24, 28))
     canvas.paste(left, (gap, head))
     canvas.paste(right, (2 * gap + left.width, head))
     dc = ImageDraw.Draw(canvas)
-    dc.text((gap, 8), "registered work  登记作品", fill=WHITE, font=font)
-    dc.text((2 * gap + left.width, 8), "suspect copy  可疑副本", fill=WHITE, font=font)
-    legend = "green: found  red: cut away  amber: covered/altered   绿：找到  红：被裁掉  黄：被遮盖/改动"
+    heads = HEADS[lang] if lang in HEADS else tuple(f"{e}  {z}" for e, z in zip(HEADS["en"], HEADS["zh"], strict=True))
+    dc.text((gap, 8), heads[0], fill=WHITE, font=font)
+    dc.text((2 * gap + left.width, 8), heads[1], fill=WHITE, font=font)
+    legend = heads[2]
     dc.text((gap, PANEL_H + head + 6), (caption + "   " if caption else "") + legend, fill=WHITE, font=font)
     return canvas
 
