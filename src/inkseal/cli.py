@@ -504,5 +504,4 @@ def main() -> None:
 
 
 import inkseal.cli_journal  # noqa: E402,F401  (registers `keys` and `journal` on `app`)
-import inkseal.cli_keys  # noqa: E402,F401  (adds `keys backup` / `keys restore`)
 import inkseal.cli_cases  # noqa: E402,F401  (registers `cases` and `case` on `app`)

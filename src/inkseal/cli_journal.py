@@ -544,3 +544,7 @@ def _evidence_verify(pack: Path, as_json: bool, pinned: str | None = None, pinne
             out.print(line, highlight=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+# Registered here, after keys_app exists, so that importing this module first works too.
+import inkseal.cli_keys  # noqa: E402,F401  (adds `keys backup` / `keys restore`)
