@@ -182,11 +182,15 @@ def chart_png(facts: Facts, lang: str = "en") -> bytes:
                    zorder=4, label=action_name("selected", lang) if e["data"]["action"] == "selected" else None)
     if facts.file_times:  # say where the times come from, on the figure itself
         ax.set_title("时间来自文件修改时间" if zh else "times from file modification times", fontsize=8)
+    if not xs:  # files journaled without generation parameters: say so rather than draw empty axes
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "日志中没有带生成参数的记录" if zh else "no generation with parameters in the journal",
+                ha="center", va="center", fontsize=11, transform=ax.transAxes)
     ax.set_xlabel("自首次生成起的分钟数" if zh else "minutes since first generation")
     ax.set_ylabel("提示词版本" if zh else "prompt revision")
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
-    if handles:
+    if handles and xs:
         ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()

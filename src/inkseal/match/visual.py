@@ -17,7 +17,7 @@ PANEL_H = 420
 GREEN, RED, AMBER, WHITE = (40, 200, 90), (230, 50, 50), (245, 170, 20), (255, 255, 255)
 STATUS_COLOUR = {"cut": RED, "altered": AMBER, "intact": GREEN}
 # Words drawn on the figure, per language (None: both, for a figure with no reader's language yet).
-REGION_ZH = {"signature": "署名"}
+REGION_ZH = {"signature": "署名", "ai_label": "AI 标识"}
 STATUS_ZH = {"cut": "被裁掉", "altered": "被改动", "intact": "完整", "covered": "被遮盖"}
 HEADS = {"en": ("registered work", "suspect copy", "green: found  red: cut away  amber: covered/altered"),
          "zh": ("登记作品", "可疑副本", "绿：找到  红：被裁掉  黄：被遮盖/改动")}
