@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from inkseal import Inkseal
 from inkseal.registry.models import JournalEntry, Scan, Work, WorkFile
@@ -178,6 +178,7 @@ def test_open_cleans_orphan_works_and_closes_dead_scans(tmp_path: Path) -> None:
         s.add(Scan(sources=["x"], owner=None))
         s.add(Scan(sources=["y"], status="running", owner=f"{socket.gethostname()}:{dead_pid}"))
         s.add(Scan(sources=["z"], status="running", owner=f"{socket.gethostname()}:{os.getpid()}"))  # alive
+        s.execute(text("UPDATE alembic_version SET version_num = '0004'"))  # a database an older version wrote
     kept = app.registry.add_work("Li", "journaled before its file")
     app.journal.append("note", {"text": "sketch"}, work_id=kept.id)
     app.close()
@@ -203,3 +204,15 @@ def test_same_bytes_under_another_work_are_refused_in_one_line(app: Inkseal, kod
         app.add_file(other.id, data, load_image(data), "original", "again.png")
     again = app.register(kodak[:1], author="Li", work_id=other.id).items[0]
     assert again.skipped and again.work_id == first.work_id
+
+
+def test_a_work_made_before_its_files_survives_a_reopen(tmp_path: Path) -> None:
+    """`add_work` exists to journal a work's making before its files: opening the registry never sweeps it."""
+    app = Inkseal.open(tmp_path / "home")
+    wid = app.registry.add_work("Li", "to be journaled").id
+    app.close()
+    app = Inkseal.open(tmp_path / "home")
+    try:
+        assert [w.id for w in app.works()] == [wid]
+    finally:
+        app.close()

@@ -21,7 +21,7 @@ def test_sqlite_uses_wal(app: Inkseal) -> None:
 
 def test_migrations_at_head(backend_app: Inkseal) -> None:
     with backend_app.registry.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0004"
+        assert MigrationContext.configure(conn).get_current_revision() == "0005"
         tables = set(inspect(conn).get_table_names())
     assert {"authors", "works", "work_files", "fingerprints", "matches", "suspects", "allowances"} <= tables
 

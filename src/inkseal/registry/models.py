@@ -69,7 +69,7 @@ class Fingerprint(Base):
     """One signal's output for one file. `variant` names the region it was computed on ("full", "crop3x3:4")."""
 
     __tablename__ = "fingerprints"
-    __table_args__ = (Index("ix_fingerprints_signal", "signal", "id"),)
+    __table_args__ = (Index("ix_fingerprints_signal", "signal", "id"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("work_files.id", ondelete="CASCADE"), index=True)
     signal: Mapped[str] = mapped_column(String(40))

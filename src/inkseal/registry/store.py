@@ -10,8 +10,8 @@ BEGIN (BEGIN IMMEDIATE, so a transaction never has to upgrade a stale read snaps
 transaction-scoped advisory lock. Unique constraints stay as the safety net; a lost race
 (IntegrityError, "database is locked") is retried, then reported as one line, never a traceback.
 
-At open, `recover()` repairs what a killed process can leave: works without any file (from
-versions that created the work before its file), scans never finished (closed as "interrupted").
+At open, `recover()` closes scans whose process died as "interrupted". Works that older versions
+left without a file (they created the work before its file) are removed once, by migration 0005.
 """
 
 from __future__ import annotations
@@ -215,34 +215,24 @@ class Registry(CaseStore):
         return self.retrying("recovering after an interrupted run", self._recover)
 
     @staticmethod
-    def _leftovers(s: Session) -> tuple[list[int], list[int]]:
-        """(orphan work ids, ids of scans whose process is gone)."""
-        # Only works nothing refers to: a work created on purpose before its files (for a journal)
-        # has journal entries; a match or allowance needs a file. Registration is now atomic, so
-        # these come from older versions killed between the work and its file.
-        orphans = list(s.scalars(select(Work.id).where(
-            ~select(WorkFile.id).where(WorkFile.work_id == Work.id).exists(),
-            ~select(JournalEntry.id).where(JournalEntry.work_id == Work.id).exists(),
-            ~select(Match.id).where(Match.work_id == Work.id).exists(),
-            ~select(Allowance.id).where(Allowance.work_id == Work.id).exists())))
+    def _dead_scans(s: Session) -> list[int]:
+        """Ids of scans whose process is gone (works left without a file are removed once, by migration 0005)."""
         host, dead = socket.gethostname(), []
         for scan_id, owner in s.execute(select(Scan.id, Scan.owner).where(Scan.finished_at.is_(None))):
             h, _, pid = (owner or "").rpartition(":")
             if not owner or (h == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))):
                 dead.append(scan_id)  # scans of other hosts (shared PostgreSQL) are theirs to close
-        return orphans, dead
+        return dead
 
     def _recover(self) -> dict[str, int]:
         with self.session() as s:  # the usual case, nothing to repair, takes no write lock
-            orphans, dead = self._leftovers(s)
-        if orphans or dead:
+            dead = self._dead_scans(s)
+        if dead:
             with self.writing("register") as s:
-                orphans, dead = self._leftovers(s)  # again, under the lock
-                if orphans:
-                    s.execute(delete(Work).where(Work.id.in_(orphans)))
+                dead = self._dead_scans(s)  # again, under the lock
                 if dead:
                     s.execute(update(Scan).where(Scan.id.in_(dead)).values(status="interrupted", finished_at=utcnow()))
-        return {"orphan_works": len(orphans), "interrupted_scans": len(dead)}
+        return {"interrupted_scans": len(dead)}
 
     def close(self) -> None:
         self.engine.dispose()
