@@ -260,6 +260,9 @@ def _verdict_line(m: Match, suspect: str, title: str, lang: str) -> str:
     (its score is not a copy's false-match rate)."""
     if (m.scores or {}).get("tier") == "derivative":
         return t("derivative_line", lang, suspect=suspect, work_id=m.work_id, title=title)
+    if (m.scores or {}).get("copy_by") == "region":
+        return t("match_line", lang, suspect=suspect, work_id=m.work_id, title=title, score=m.score,
+                 meaning=t("region_copy", lang))
     meaning = t("meaning", lang, odds=odds_text(m.score, lang))
     margin = (m.scores or {}).get("margin")
     if margin is not None:
@@ -436,15 +439,13 @@ def inspect_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Report the labels, rights, C2PA credentials, generator parameters and watermark a file carries."""
-    import os
-    import sys
-
     from inkseal.seal.inspect import inspect_path
 
     ink = state.app()
     if ink.keys.watermark_locked():  # our own watermark needs the key; without it the rest is still reported
-        pw = (pass_file.read_text().rstrip("\n") if pass_file else os.environ.get("INKSEAL_PASSPHRASE")
-              or (typer.prompt("Passphrase / 密钥口令", hide_input=True) if sys.stdin.isatty() else None))
+        from inkseal.cli_journal import passphrase
+
+        pw = passphrase(pass_file, required=False, warn=False)
         if pw:
             try:
                 ink.keys.unlock_watermark(pw)

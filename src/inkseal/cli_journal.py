@@ -17,7 +17,7 @@ import typer
 
 from inkseal.cli import JsonOpt, _emit, _fail, _progress, app, err, out, state
 from inkseal.errors import InksealError
-from inkseal.journal.log import Bundle, Problem, Subset, is_subset, verify_bundle, verify_subset
+from inkseal.journal.log import Bundle, Subset, is_subset, verify_bundle, verify_subset
 
 keys_app = typer.Typer(help="The author's signing key (Ed25519, encrypted at rest).", no_args_is_help=True)
 journal_app = typer.Typer(help="The creation journal: tamper-evident authorship evidence.", no_args_is_help=True)
@@ -27,9 +27,15 @@ app.add_typer(journal_app, name="journal")
 PassFile = Annotated[Path | None, typer.Option("--passphrase-file", help="Read the key's passphrase from this file.")]
 
 
-def passphrase(pass_file: Path | None, *, required: bool, confirm: bool = False) -> str | None:
+def passphrase(pass_file: Path | None, *, required: bool, confirm: bool = False, warn: bool = True) -> str | None:
+    """From --passphrase-file, INKSEAL_PASSPHRASE or a prompt. `warn`: say that journal entries go unsigned
+    when none is given (not said where only the watermark key needs it, e.g. `inspect`)."""
     if pass_file is not None:
-        return pass_file.read_text().rstrip("\n")
+        try:
+            return pass_file.read_text().rstrip("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"cannot read the passphrase file {pass_file}: {getattr(exc, 'strerror', None) or exc} / "
+                  f"无法读取口令文件 {pass_file}")
     if os.environ.get("INKSEAL_PASSPHRASE"):
         return os.environ["INKSEAL_PASSPHRASE"]
     ink = state.app()
@@ -39,7 +45,8 @@ def passphrase(pass_file: Path | None, *, required: bool, confirm: bool = False)
         return typer.prompt("Passphrase / 密钥口令", hide_input=True, confirmation_prompt=confirm)
     if required:
         _fail("a passphrase is needed: use --passphrase-file or INKSEAL_PASSPHRASE")
-    err.print("[yellow]no passphrase given: entries are recorded unsigned (run `inkseal journal checkpoint` later)[/yellow]")
+    if warn:
+        err.print("[yellow]no passphrase given: entries are recorded unsigned (run `inkseal journal checkpoint` later)[/yellow]")
     return None
 
 
@@ -292,10 +299,7 @@ def journal_verify(bundle: Annotated[Path | None, typer.Argument(help="An export
                 sub = Subset.from_jsonl(text)
                 if pinned is not None and len(pinned) < 64:
                     pinned = next((k for k in [*sub.public_keys, sub.checkpoint.key_id] if k.startswith(pinned)), pinned)
-                report = verify_subset(sub, check_timestamp, pinned_key=pinned)
-                if pinned_cp is not None and sub.checkpoint.size < pinned_cp.size:
-                    report.problems.append(Problem(None, f"the subset's checkpoint ({sub.checkpoint.size} entries) is "
-                                                         f"older than the pinned one ({pinned_cp.size})"))
+                report = verify_subset(sub, check_timestamp, pinned_key=pinned, pinned_checkpoint=pinned_cp)
                 _report_journal(report, pinned, as_json)
                 return
             b = Bundle.from_jsonl(text)

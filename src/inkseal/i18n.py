@@ -21,6 +21,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{suspect} 可能是作品 {work_id}「{title}」的改编（衍生：构图相同、像素不同——图生图、局部重绘、同种子重绘或风格迁移；"
         "请您自行判断，并非复制）",
     ),
+    "region_copy": (
+        "a region pasted pixel for pixel; its false-match rate is not calibrated, so none is claimed",
+        "逐像素粘贴的局部区域；该判定的误匹配率未经校准，故不给出",
+    ),
     "margin": (
         "{margin:+.1f} above the threshold",
         "高出阈值 {margin:+.1f}",

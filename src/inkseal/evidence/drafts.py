@@ -97,15 +97,9 @@ def _env(autoescape: bool) -> Environment:
     env.globals["source_text"] = source_text
     env.globals["target"] = target
     env.globals["pack_paths"] = lambda keys, files: [files[k] for k in keys if k in files]
-    env.globals["region_zh"] = lambda name: REGION_ZH.get(name, name)
-    env.globals["status_zh"] = lambda status: STATUS_ZH.get(status, status)
     return env
 
 
-REGION_ZH = {"signature": "署名", "ai_label": "AI 标识"}
-STATUS_ZH = {"new": "新发现", "confirmed": "已确认", "ignored": "已忽略", "whitelisted": "已授权",
-             "notice_sent": "已发通知", "removed": "已删除", "still_online": "仍在线", "settled": "已和解",
-             "closed": "已结案"}
 
 
 def render_drafts(evidence: dict, *, platform: bool = False) -> dict[str, str]:

@@ -30,6 +30,7 @@ from inkseal.evidence.cases import host, places_on_site
 from inkseal.evidence.damages import DamagesInput, estimate
 from inkseal.evidence.drafts import render_drafts, render_report
 from inkseal.evidence.factbuild import build_facts
+from inkseal.evidence.verify import MANIFEST_FILES  # the only files the manifest cannot list
 from inkseal.errors import InksealError
 from inkseal.imaging import load_image
 from inkseal.journal.keys import key_id
@@ -50,7 +51,6 @@ def _write(path: Path, data: bytes | str) -> str:
     return str(path)
 
 
-MANIFEST_FILES = ("MANIFEST.sha256", "MANIFEST.sig", "MANIFEST.tsr")  # the only files the manifest cannot list
 
 
 class TargetRefused(InksealError):
@@ -283,11 +283,14 @@ def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, 
     if work_entries and not platform:
         app.journal.checkpoint(passphrase)  # every entry of the work under a signed checkpoint (no-op if none new)
         bundle = app.journal.bundle()
-        sub = export_subset(bundle, {e["seq"] for e in work_entries}, f"work {m.work_id}")
+        work_seqs = {e["seq"] for e in work_entries}
+        sub = export_subset(bundle, work_seqs, f"work {m.work_id}")
         sub_report = verify_subset(sub)
         latest = sub.checkpoint
         files["journal"] = rel(_write(root / "journal" / "journal.jsonl", sub.to_jsonl()))
-        journal_info.update(included=len(sub.entries), seqs=[e.seq for e in sub.entries], signed_size=latest.size, root_hash=latest.root_hash,
+        # `seqs` lists every entry shipped (key rotations too: verify compares it with the subset);
+        # `included` counts only this work's, which is what the facts state.
+        journal_info.update(included=sum(e.seq in work_seqs for e in sub.entries), seqs=[e.seq for e in sub.entries], signed_size=latest.size, root_hash=latest.root_hash,
                             ok=sub_report.ok, selection=sub.selection,
                             latest_checkpoint=latest.__dict__ | {"timestamp_token": None})
         for lang_s, paths in app.statement(m.work_id, root / "journal", langs=("zh", "en")).items():
@@ -316,8 +319,6 @@ def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, 
     wm_result = None
     wm_meta = (version.regions or {}).get("watermark")
     if wm_meta and affine:
-        if app.keys.watermark_path.exists():
-            app.keys.unlock_watermark(passphrase)
         ref_bytes = app.registry.objects.get(wm_meta["reference_sha256"])
         key = app.keys.watermark_key_for(m.work_id, passphrase)
         det = watermark.detect_informed(suspect_img.rgb, load_image(ref_bytes).rgb, np.array(affine), key, [m.work_id])

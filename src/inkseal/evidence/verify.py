@@ -250,17 +250,14 @@ def _check_journal(rep: PackReport, member, evidence: dict, files: dict, kid: st
         from inkseal.journal.timestamp import check_timestamp
 
         text = member(files.get("journal")).read_text(encoding="utf-8")
-        pinned_full = None if pinned_key is None else pinned_key
+        pinned_full = pinned_key
         if is_subset(text):
             sub = Subset.from_jsonl(text)
             if pinned_key is not None:
                 pinned_full = next((k for k in [kid, *sub.public_keys, sub.checkpoint.key_id] if k.startswith(pinned_key)),
                                    pinned_key)
-            jr = verify_subset(sub, check_timestamp, pinned_key=pinned_full)
+            jr = verify_subset(sub, check_timestamp, pinned_key=pinned_full, pinned_checkpoint=pinned_checkpoint)
             latest = sub.checkpoint
-            if pinned_checkpoint is not None and latest.size < pinned_checkpoint.size:
-                jr.problems.append(Problem(None, f"the pack's checkpoint ({latest.size} entries) is older than the "
-                                                 f"pinned one ({pinned_checkpoint.size})"))
             named_seqs = (evidence.get("journal") or {}).get("seqs")
             if named_seqs != [e.seq for e in sorted(sub.entries, key=lambda e: e.seq)]:
                 jr.problems.append(Problem(None, "the journal's entries are not the ones evidence.json lists "

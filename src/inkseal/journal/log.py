@@ -420,8 +420,8 @@ def _rotate(rot: dict, e: EntryRecord, signed_ok: bool, authority: _Authority, p
         authority.chain.append(new_kid)
 
 
-def _check_pinned_checkpoint(pin: CheckpointRecord, leaves: list[bytes], chain: list[str],
-                             problems: list[Problem]) -> None:
+def _pin_is_trusted(pin: CheckpointRecord, chain: list[str], problems: list[Problem]) -> bool:
+    """The pinned checkpoint's own signature, by a key of this journal's chain."""
     try:
         pk = load_public(pin.public_key)
         good = key_id(pk) == pin.key_id and verify_signature(
@@ -433,7 +433,14 @@ def _check_pinned_checkpoint(pin: CheckpointRecord, leaves: list[bytes], chain: 
     elif pin.key_id not in chain:
         problems.append(Problem(None, f"the pinned checkpoint is signed by {pin.key_id[:16]}…, "
                                       "a key this journal's chain does not contain"))
-    elif len(leaves) < pin.size:
+    return good and pin.key_id in chain
+
+
+def _check_pinned_checkpoint(pin: CheckpointRecord, leaves: list[bytes], chain: list[str],
+                             problems: list[Problem]) -> None:
+    if not _pin_is_trusted(pin, chain, problems):
+        return
+    if len(leaves) < pin.size:
         problems.append(Problem(len(leaves), f"the journal holds {len(leaves)} entries but the pinned checkpoint "
                                              f"covers {pin.size}: entries were cut off (truncated journal)"))
     elif merkle.root(leaves[: pin.size]).hex() != pin.root_hash:
@@ -531,9 +538,15 @@ def export_subset(bundle: Bundle, seqs: set[int], selection: str) -> Subset:
     return Subset(chosen, proofs, cp, keys, selection)
 
 
-def verify_subset(sub: Subset, timestamp_checker: Any = None, *, pinned_key: str | None = None) -> VerifyReport:
+def verify_subset(sub: Subset, timestamp_checker: Any = None, *, pinned_key: str | None = None,
+                  pinned_checkpoint: CheckpointRecord | None = None) -> VerifyReport:
     """Check each entry of a subset (canonical payload, leaf hash, signature by the key in force at its
-    place, inclusion proof) and the checkpoint it is proven against (signature, key in force at the end)."""
+    place, inclusion proof) and the checkpoint it is proven against (signature, key in force at the end).
+
+    `pinned_checkpoint`: a tree head kept elsewhere. A subset carries no consistency proof, so it is
+    checked only where it can be: a pin of the same size must have the same root (else history was
+    rewritten), a larger pin means the subset's checkpoint is older; a smaller pin cannot be related to
+    it and is not counted as checked."""
     problems: list[Problem] = []
     cp = sub.checkpoint
     keys = dict(sub.public_keys)
@@ -619,7 +632,17 @@ def verify_subset(sub: Subset, timestamp_checker: Any = None, *, pinned_key: str
     if pinned_key is not None and pinned_key not in chain:
         problems.append(Problem(None, f"signed by {', '.join(str(k)[:16] + '…' for k in chain)}, not by the pinned "
                                       f"key {pinned_key[:16]}…"))
+    pin_checked = None
+    if pinned_checkpoint is not None and _pin_is_trusted(pinned_checkpoint, [str(k) for k in chain], problems):
+        if cp.size < pinned_checkpoint.size:
+            problems.append(Problem(None, f"the subset's checkpoint ({cp.size} entries) is older than the pinned "
+                                          f"one ({pinned_checkpoint.size})"))
+        elif cp.size == pinned_checkpoint.size:
+            pin_checked = pinned_checkpoint.size
+            if cp.root_hash != pinned_checkpoint.root_hash:
+                problems.append(Problem(None, f"the checkpoint of {cp.size} entries differs from the pinned one "
+                                              "(history rewritten)"))
     timestamps = [timestamp_checker(cp)] if cp.timestamp_token and timestamp_checker is not None else []
     problems.sort(key=lambda p: (p.seq is None, p.seq or 0))
     return VerifyReport(len(entries), 1, cp.size if not problems else 0, cp.root_hash, problems, timestamps,
-                        [str(k) for k in chain], pinned_key)
+                        [str(k) for k in chain], pinned_key, pin_checked)

@@ -237,7 +237,9 @@ class Matcher:
         verdicts = sorted(by_work.values(), key=lambda v: _rank(v), reverse=True)
         if localise_matches:
             for v in verdicts:
-                if v.tier and v.affine is not None:
+                # Only a verified alignment says what is visible or cut: a derivative found frame to frame
+                # has none (its affine is a failed keypoint attempt), so it gets no localisation.
+                if v.affine is not None and "keypoint_score" in v.extra:
                     ref_rgb, regions = self._reference_pixels(v.file_id)
                     v.localisation = localise(rgb, ref_rgb, np.array(v.affine), regions)
         return verdicts if keep_non_matches else [v for v in verdicts if v.tier]
@@ -272,6 +274,9 @@ class Matcher:
                             agreement=agreement if geo else None, framed=framed, pixel_score=pixel_score)
         verdict.tier = tier
         verdict.is_match = tier == "copy"
+        if tier == "copy" and pixel_score < self.min_score:
+            # Decided by the pasted-region test, whose null is not calibrated: no false-match rate is claimed.
+            verdict.extra["copy_by"] = "region"
         verdict.extra["tier"] = tier
         verdict.extra["margin"] = round(verdict.score - self.min_score, 2)
         if agreement is not None:

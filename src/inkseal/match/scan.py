@@ -127,7 +127,8 @@ def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id:
         rows = [Match(work_id=v.work_id, file_id=v.file_id, score=v.score, scores=v.scores(),
                       localisation=v.localisation.as_dict() if v.localisation else {}) for v in kept]
         recorded = registry.record_matches(suspect, rows)
-        # A sighting of a case already decided as ignored or whitelisted is kept (history) but not reported again.
+        # A sighting of a case already decided as ignored or whitelisted is kept (history) but not reported
+        # again; only whitelisted ones count as authorised use (ignoring a case is not a licence).
         result.matches = [m for m in recorded if m.status not in ("ignored", "whitelisted")]
-        result.suppressed += len(recorded) - len(result.matches)
+        result.suppressed += sum(m.status == "whitelisted" for m in recorded)
     return result
