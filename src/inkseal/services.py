@@ -6,13 +6,11 @@ any object that does. Each lists only what its service reads:
     seal.service.seal_work      SealDeps (a dataclass: registry, keys, add_file, max_pixels, checkpoints),
                                 built by SealDeps.of from a SealContext
     seal.inspect.inspect_bytes  InspectContext: settings, registry, keys, matcher, works/work
-    evidence.pack.build_pack    EvidenceContext: settings, registry, keys, journal, statement
+    evidence.pack.build_pack    EvidenceContext: settings, registry, keys, journal
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -55,12 +53,10 @@ class InspectContext(_Stores, Protocol):
 
 class EvidenceContext(_Stores, Protocol):
     """What an evidence pack reads: limits and contact settings, the match and its files, the keys that sign the
-    manifest, the journal (this work's entries, the signed checkpoint) and the authorship statement writer."""
+    manifest, and the journal (this work's entries, the signed checkpoint)."""
 
     @property
     def journal(self) -> Journal: ...
-    def statement(self, work_id: int, out_dir: Path, langs: Iterable[str] = ("en", "zh"),
-                  pdf: bool = True) -> dict[str, dict[str, Path]]: ...
 
 
 class SealContext(_Stores, Protocol):

@@ -293,12 +293,13 @@ def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, 
         journal_info.update(included=sum(e.seq in work_seqs for e in sub.entries), seqs=[e.seq for e in sub.entries], signed_size=latest.size, root_hash=latest.root_hash,
                             ok=sub_report.ok, selection=sub.selection,
                             latest_checkpoint=latest.__dict__ | {"timestamp_token": None})
-        for lang_s, paths in app.statement(m.work_id, root / "journal", langs=("zh", "en")).items():
-            for kind, p in paths.items():
-                files[f"statement_{lang_s}_{kind}"] = rel(p)
-        from inkseal.journal.statement import chart_png, gather
+        from inkseal.journal.statement import chart_png, gather, render
 
+        # The statement speaks of what the pack holds: this work's entries and their inclusion proofs.
         facts_j = gather(work_entries, m.work_id, work.title, work.author.name)
+        for lang_s in ("zh", "en"):
+            for kind, p in render(facts_j, sub_report, lang_s, root / "journal", subset=True).items():
+                files[f"statement_{lang_s}_{kind}"] = rel(p)
         files["figure_timeline"] = rel(_write(root / "figures" / "timeline.png", chart_png(facts_j, lang)))
 
     # -- same image: figures, scores, watermark -----------------------------------------------------

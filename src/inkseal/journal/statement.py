@@ -199,7 +199,10 @@ def chart_png(facts: Facts, lang: str = "en") -> bytes:
     return buf.getvalue()
 
 
-def render(facts: Facts, report: VerifyReport, lang: str, out_dir: Path, *, pdf: bool = True) -> dict[str, Path]:
+def render(facts: Facts, report: VerifyReport, lang: str, out_dir: Path, *, pdf: bool = True,
+           subset: bool = False) -> dict[str, Path]:
+    """`subset`: `report` checks one work's entries with their inclusion proofs (an evidence pack), not a
+    whole journal, and the integrity section says so."""
     from inkseal.evidence.safe_render import check_html, html_env, write_pdf
 
     if not (facts.generations or facts.curation or facts.files):
@@ -209,7 +212,7 @@ def render(facts: Facts, report: VerifyReport, lang: str, out_dir: Path, *, pdf:
     env = html_env(Path(__file__).parent / "templates")  # autoescape on: prompts and file names are data
     chart = base64.b64encode(chart_png(facts, lang)).decode()
     html = env.get_template("statement.html.j2").render(
-        f=facts, report=report, lang=lang, chart=chart, labels=LABELS[lang],
+        f=facts, report=report, subset=subset, lang=lang, chart=chart, labels=LABELS[lang],
         duration=_duration(facts.first, facts.last, lang), action_name=action_name,
         cite=lambda seqs: ", ".join(f"#{s}" for s in seqs[:12]) + (f" … (+{len(seqs) - 12})" if len(seqs) > 12 else ""),
     )
