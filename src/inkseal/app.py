@@ -24,7 +24,6 @@ from sqlalchemy import select
 
 from inkseal import fingerprinting
 from inkseal.config import Settings, load_settings
-from inkseal.services import AddFile  # noqa: F401  (re-exported: the narrow interface services take)
 from inkseal.errors import BadImage, InksealError
 from inkseal.imaging import LoadedImage, load_image, read_limited
 from inkseal.journal import Journal
@@ -174,13 +173,12 @@ class Inkseal:
         # indexed must be seen before SQLite hands its fingerprint ids out again.
         _ = self.indexes
         s = self.settings
-        if jobs > 1 and len(files) > 1:
-            known = {p: self._registered_as(p) for p in files}
-            fresh = fingerprinting.prepare_parallel([p for p in files if known[p] is None], jobs, s.sscd_model,
-                                                    s.max_bytes, s.max_pixels)
+        known = {p: self._registered_as(p) for p in files}  # hashing is cheap next to fingerprinting
+        todo = [p for p in files if known[p] is None]
+        if jobs > 1 and len(todo) > 1:
+            fresh = fingerprinting.prepare_parallel(todo, jobs, s.sscd_model, s.max_bytes, s.max_pixels)
         else:
-            known, fresh = {}, (fingerprinting.prepare(p, self.sscd, self.pdq, self.orb, s.max_bytes, s.max_pixels)
-                                for p in files)
+            fresh = (fingerprinting.prepare(p, self.sscd, self.pdq, self.orb, s.max_bytes, s.max_pixels) for p in todo)
         for path in files:
             item = RegisterItem(str(path))
             if known.get(path) is not None:
@@ -211,13 +209,6 @@ class Inkseal:
             return
         item.notes = prep.notes
         try:
-            # "Same file" = same SHA-256 of the bytes: already registered (by us or by a process
-            # racing us) is reported as skipped with its work, never stored as a second work.
-            existing = self.registry.files_by_sha256(prep.sha256)
-            if existing:
-                item.skipped = f"already registered as work {existing[0].work_id}"
-                item.work_id = existing[0].work_id
-                return
             path = prep.path
             name = title if (title and single) else (f"{title} - {path.stem}" if title else path.stem)
             done = self.registry.register_file(
@@ -225,6 +216,8 @@ class Inkseal:
                 sha256=prep.sha256, fmt=prep.fmt, width=prep.width, height=prep.height,
                 source_name=path.name, fingerprints=prep.fingerprints)
             item.work_id = done.work_id
+            # "Same file" = same SHA-256 of the bytes: already registered (by us or by a process racing
+            # us, found inside register_file's transaction) is reported as skipped, never a second work.
             if done.existing:
                 item.skipped = f"already registered as work {done.work_id}"
             else:
@@ -233,12 +226,6 @@ class Inkseal:
             item.error = str(exc)
         except OSError as exc:
             item.error = f"cannot store file: {exc.strerror or exc}"
-
-    def seal(self, work_id: int, output: Path, opts, passphrase: str):  # type: ignore[no-untyped-def]
-        """Seal a work into `output` (see inkseal.seal.service); the published version is registered."""
-        from inkseal.seal.service import seal
-
-        return seal(self, work_id, output, opts, passphrase)
 
     def publish(self, work_id: int, *, signature: str, corner: str = "bottom-right",
                 out: Path | None = None) -> tuple[WorkFile, Path]:
