@@ -243,8 +243,12 @@ CheckpointOpt = Annotated[Path | None, typer.Option("--checkpoint", help="A chec
 
 def _lang() -> str:
     """Message language without opening (and so creating) a home folder: verifying needs none."""
-    lang = state.lang or os.environ.get("INKSEAL_LANG") or ("zh" if os.environ.get("LANG", "").lower().startswith("zh")
-                                                             else "en")
+    from inkseal.config import load_settings
+
+    try:  # the settings' own rule (--lang, config.toml, INKSEAL_LANG, LANG); reading them creates nothing
+        lang = load_settings(state.home, lang=state.lang).lang
+    except ValueError:  # a broken config.toml must not stop a verification
+        lang = state.lang or "en"
     return "zh" if lang == "zh" else "en"
 
 

@@ -45,7 +45,6 @@ class Agreement:
     layout: float
     fine_ncc: float = 0.0  # median local NCC at full detail over the textured overlap (fine_agreement)
     region_ncc: float = 0.0  # the same over the coarsely agreeing part only
-    spread: float = 0.0  # area of the inliers' convex hull, as a share of the registered file
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(float(v), 4) for k, v in self.__dict__.items()}
@@ -94,7 +93,7 @@ def measure(suspect_rgb: np.ndarray, reference_rgb: np.ndarray, affine: np.ndarr
     warped, inside, s, px = warp_into_reference(suspect_rgb, (rh, rw), affine, WORK_SIDE)
     wh, ww = warped.shape
     ref = cv2.resize(_gray(reference_rgb), (ww, wh), interpolation=cv2.INTER_AREA)
-    ref_b = cv2.GaussianBlur(ref, (0, 0), max(1.0, 0.7 / max(px, 1e-3)))
+    ref_b = cv2.GaussianBlur(ref, (0, 0), max(1.0, 0.7 * px))  # as blurred as the suspect's own pixels
     war_b = cv2.GaussianBlur(warped, (0, 0), 1.0)
     # Frame edges and border fill would read as disagreement: look only well inside the frame.
     core = cv2.erode(inside.astype(np.uint8), np.ones((WINDOW + 2, WINDOW + 2), np.uint8)) > 0
@@ -156,11 +155,6 @@ def fine_agreement(suspect_rgb: np.ndarray, reference_rgb: np.ndarray, affine: n
     region = sel & (cv2.resize(agree.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0)
     whole = float(np.median(ncc[sel])) if sel.sum() >= 50 else 0.0
     return whole, float(np.median(ncc[region])) if region.sum() >= 50 else 0.0
-
-
-def _band(x: np.ndarray) -> np.ndarray:
-    b = cv2.GaussianBlur(x, (0, 0), 0.8)
-    return b - cv2.GaussianBlur(b, (0, 0), 2.5)
 
 
 def _corr(x: np.ndarray, y: np.ndarray) -> float:

@@ -254,8 +254,6 @@ class Matcher:
         agreement = None
         if verdict.affine is not None:
             agreement = measure(rgb, ref_rgb, np.array(verdict.affine))
-            if v is not None:
-                agreement.spread = tiers.inlier_spread(v.reference_points, ref_rgb.shape[:2])
         framed = None
         if verdict.cosine >= tiers.DERIVATIVE_COSINE:  # an edit keeps the frame: compare frame to frame
             framed = measure(rgb, ref_rgb, frame_affine(rgb.shape[:2], ref_rgb.shape[:2], verdict.mirrored), fine=False)

@@ -16,7 +16,6 @@ measures them (docs/benchmarks.md).
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from inkseal.match.agreement import Agreement
@@ -52,13 +51,6 @@ def pixel_margin(agreement: Agreement) -> float:
     """How far the pixel agreement clears the copy threshold (negative: it does not)."""
     return max(agreement.fine_ncc - COPY_FINE_NCC,
                agreement.region_ncc - PASTE_REGION_NCC if agreement.agree_area >= PASTE_AGREE_AREA else -1.0)
-
-
-def inlier_spread(points: np.ndarray, shape: tuple[int, int]) -> float:
-    if len(points) < 3:
-        return 0.0
-    hull = cv2.convexHull(np.float32(points))
-    return float(cv2.contourArea(hull)) / float(shape[0] * shape[1])
 
 
 def decide(*, score: float, min_score: float, cosine: float, agreement: Agreement | None,

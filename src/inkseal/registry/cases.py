@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from inkseal.errors import InksealError, NotFound
 from inkseal.registry.models import Allowance, Case, CaseCheck, Match, Suspect, Work, utcnow
+from inkseal.registry.paging import keyset_page
 from inkseal.registry.places import Sighting, same_place
 from inkseal.registry.statuses import CASE_STATUSES, CHECK_RESULTS, refusal
 
@@ -128,10 +129,7 @@ class CaseStore:
                 q = q.where(Match.status == status)
             if work_id:
                 q = q.where(Match.work_id == work_id)
-            if after_id is not None:
-                q = q.where(Match.id > after_id)
-            q = q.order_by(Match.id)
-            return list(s.scalars(q.limit(limit) if limit is not None else q))
+            return list(s.scalars(keyset_page(q, Match.id, after_id, limit)))
 
     def match(self, match_id: int) -> Match:
         with self.session() as s:
@@ -160,10 +158,7 @@ class CaseStore:
                 q = q.where(Case.work_id == work_id)
             if status:
                 q = q.where(Case.status == status)
-            if after_id is not None:
-                q = q.where(Case.id > after_id)
-            q = q.order_by(Case.id)
-            return list(s.scalars(q.limit(limit) if limit is not None else q))
+            return list(s.scalars(keyset_page(q, Case.id, after_id, limit)))
 
     def case(self, case_id: int) -> Case:
         with self.session() as s:

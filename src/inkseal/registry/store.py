@@ -51,6 +51,7 @@ from inkseal.registry.models import (
 )
 from inkseal.registry.cases import CaseRefused, CaseStore
 from inkseal.registry.objects import ObjectStore
+from inkseal.registry.paging import keyset_page
 from inkseal.registry.statuses import CASE_STATUSES
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -336,10 +337,8 @@ class Registry(CaseStore):
     def works(self, after_id: int | None = None, limit: int | None = None) -> list[Work]:
         """Works in id order; `after_id`/`limit` page through them (keyset: cheap at any depth)."""
         with self.session() as s:
-            q = select(Work).options(selectinload(Work.author), selectinload(Work.files)).order_by(Work.id)
-            if after_id is not None:
-                q = q.where(Work.id > after_id)
-            return list(s.scalars(q.limit(limit) if limit is not None else q))
+            q = select(Work).options(selectinload(Work.author), selectinload(Work.files))
+            return list(s.scalars(keyset_page(q, Work.id, after_id, limit)))
 
     def work(self, work_id: int) -> Work:
         with self.session() as s:
