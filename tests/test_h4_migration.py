@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from inkseal import Inkseal
 from inkseal.registry.models import Fingerprint, Work, WorkFile
-from inkseal.registry.store import MIGRATIONS
+from inkseal.registry.store import schema_head, MIGRATIONS
 
 NOW = "2026-11-20 10:00:00+00:00"
 
@@ -62,7 +62,7 @@ def test_race_duplicates_are_merged_by_migration_0003(backend: str, request: pyt
     app = Inkseal.open(tmp_path / "home", db_url=url)
     try:
         with app.registry.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0005"
+            assert MigrationContext.configure(conn).get_current_revision() == schema_head()
         files = {f.id: (f.work_id, f.sha256[0]) for w in app.works() for f in w.files}
         # duplicate file 2 merged into file 1; work 2 keeps its other file; work 4 (only the duplicate) is gone
         assert files == {1: (1, "a"), 3: (3, "b"), 4: (2, "c")}

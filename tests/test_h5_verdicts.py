@@ -113,3 +113,30 @@ def test_a_removed_works_file_id_reused_by_the_next_file_is_not_confused(tmp_pat
         assert [(v.work_id, v.tier) for v in app.match_image(kodak[3].read_bytes())] == [(new.work_id, "copy")]
     finally:
         app.close()
+
+
+BERRY = sorted((HARDNEG / "photo_dreambooth_berry_bowl").glob("*.jpg"))
+
+
+@pytest.mark.skipif(len(BERRY) < 5, reason="berry-bowl burst shots not available")
+def test_a_copy_of_one_burst_shot_is_not_also_a_copy_of_its_twin(tmp_path: Path) -> None:
+    # 03 and 04 are two shots of one bowl a moment apart (hardneg: different pictures): at 512 px
+    # their pixels agree over most of the frame, so each passes the copy test against a copy of the
+    # other. With both registered, only the one the copy agrees with best is its source.
+    app = Inkseal.open(tmp_path / "home")
+    try:
+        twin_03, twin_04 = (app.register([BERRY[i]], author="a").items[0].work_id for i in (3, 4))
+        suspect = np.asarray(Image.open(io.BytesIO(jpeg(rgb(BERRY[3]), 50))).convert("RGB"))
+        verdicts = app.matcher.match(suspect, localise_matches=False, keep_non_matches=True)
+        by_work = {v.work_id: v for v in verdicts}
+        assert by_work[twin_03].tier == "copy"
+        assert twin_04 in by_work, "the twin should at least be a candidate, or this test proves nothing"
+        twin = by_work[twin_04]
+        assert twin.tier is None and twin.extra["explained_by"]["work_id"] == twin_03
+        # On a shared installation another account's works are not considered at all: neither shown nor
+        # used to judge (its pictures never leak into a verdict's `explained_by`).
+        own = app.matcher.match(suspect, localise_matches=False, keep_non_matches=True, only_works={twin_04})
+        assert own and {v.work_id for v in own} == {twin_04}
+        assert "explained_by" not in own[0].extra
+    finally:
+        app.close()

@@ -8,6 +8,7 @@ import pytest
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from inkseal.registry.store import schema_head
 from inkseal import Inkseal
 from inkseal.errors import NotFound
 from inkseal.registry.models import Fingerprint, Match, Suspect, Work, WorkFile
@@ -21,7 +22,7 @@ def test_sqlite_uses_wal(app: Inkseal) -> None:
 
 def test_migrations_at_head(backend_app: Inkseal) -> None:
     with backend_app.registry.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0005"
+        assert MigrationContext.configure(conn).get_current_revision() == schema_head()
         tables = set(inspect(conn).get_table_names())
     assert {"authors", "works", "work_files", "fingerprints", "matches", "suspects", "allowances"} <= tables
 
@@ -38,9 +39,10 @@ def test_register_list_show_remove(backend_app: Inkseal, kodak: list[Path]) -> N
     assert f.role == "original" and f.format == "PNG" and (f.width, f.height) == (768, 512)
     assert f.sha256 == __import__("hashlib").sha256(kodak[0].read_bytes()).hexdigest()
     assert app.registry.objects.get(f.sha256) == kodak[0].read_bytes()
-    # 6 SSCD region embeddings + PDQ + ORB per file
+    # 6 SSCD region embeddings + PDQ per file in the database; ORB in the feature store beside it
     signals = sorted(fp.signal for fp in _fingerprints(app, f.id))
-    assert signals.count(app.sscd.name) == 6 and "pdq" in signals and "orb" in signals
+    assert signals.count(app.sscd.name) == 6 and "pdq" in signals and "orb" not in signals
+    assert app.registry.file_fingerprint(f.id, "orb")
     assert len(app.indexes[app.sscd.name]) == 18 and len(app.indexes["pdq"]) == 3
 
     # the same bytes again: skipped, not duplicated

@@ -267,6 +267,9 @@ def _verdict_line(m: Match, suspect: str, title: str, lang: str) -> str:
     margin = (m.scores or {}).get("margin")
     if margin is not None:
         meaning += ("; " if lang != "zh" else "；") + t("margin", lang, margin=float(margin))
+    others = (m.scores or {}).get("indistinct_from")
+    if others:
+        meaning += ("; " if lang != "zh" else "；") + t("indistinct", lang, others=", ".join(map(str, others)))
     return t("match_line", lang, suspect=suspect, work_id=m.work_id, title=title, score=m.score, meaning=meaning)
 
 
@@ -506,3 +509,4 @@ def main() -> None:
 
 import inkseal.cli_journal  # noqa: E402,F401  (registers `keys` and `journal` on `app`)
 import inkseal.cli_cases  # noqa: E402,F401  (registers `cases` and `case` on `app`)
+import inkseal.cli_web  # noqa: E402,F401  (registers `serve`, `user` and `token` on `app`)

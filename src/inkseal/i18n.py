@@ -25,6 +25,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a region pasted pixel for pixel; its false-match rate is not calibrated, so none is claimed",
         "逐像素粘贴的局部区域；该判定的误匹配率未经校准，故不给出",
     ),
+    "indistinct": (
+        "it agrees as well with work {others}: at this resolution they cannot be told apart, so which one was "
+        "copied is not claimed",
+        "它与作品 {others} 同样吻合：在此分辨率下无法区分，故不断言复制的是哪一件",
+    ),
     "margin": (
         "{margin:+.1f} above the threshold",
         "高出阈值 {margin:+.1f}",

@@ -141,6 +141,10 @@ def build_facts(*, m: Any, work: Any, version: Any, version_public: bool, source
     tier = m.scores.get("tier") or "copy"
     t_en, t_zh = TIER.get(tier, TIER["copy"])
     base_en, base_zh = f"{t_en} of the work, match score {m.score:.1f}", f"系作品的{t_zh}，匹配得分 {m.score:.1f}"
+    if m.scores.get("indistinct_from"):  # said, but not which other work: that would disclose beyond the case
+        base_en += ("; it agrees as well with another registered picture, so it is not claimed that this one, "
+                    "rather than that one, was copied")
+        base_zh += "；它与另一件已登记图片同样吻合，故不断言复制的是本件而非那一件"
     detected = bool(wm and wm.get("detected") and wm.get("false_positive_probability", 1) <= WATERMARK_MAX_FPP)
     sim_files = ["figure_side_by_side", "figure_overlay"]
     if detected:

@@ -143,9 +143,8 @@ def fine_agreement(suspect_rgb: np.ndarray, reference_rgb: np.ndarray, affine: n
     the rest of its overlap is foreign; look-alikes reached 0.96 at most."""
     rh, rw = reference_rgb.shape[:2]
     warped, inside, _s, px = warp_into_reference(suspect_rgb, (rh, rw), affine, FINE_SIDE)
-    if px < 0.95:  # the suspect holds less detail than the working frame: work at its scale
-        side = max(64, int(FINE_SIDE * px))
-        warped, inside, _s, px = warp_into_reference(suspect_rgb, (rh, rw), affine, side)
+    if px > 1.05:  # one suspect pixel spans several working pixels: work at the suspect's own scale
+        warped, inside, _s, px = warp_into_reference(suspect_rgb, (rh, rw), affine, max(64, int(FINE_SIDE / px)))
     wh, ww = warped.shape
     ref = cv2.GaussianBlur(cv2.resize(_gray(reference_rgb), (ww, wh), interpolation=cv2.INTER_AREA), (0, 0), 0.8)
     war = cv2.GaussianBlur(warped, (0, 0), 0.8)

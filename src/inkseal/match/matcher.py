@@ -24,7 +24,9 @@ from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
+from sqlalchemy import select
 
 from inkseal.imaging import LoadedImage, load_image
 from inkseal.match import tiers
@@ -34,6 +36,7 @@ from inkseal.match.index import SignalIndex
 from inkseal.match.localise import Localisation, localise
 from inkseal.match.regions import suspect_proposals
 from inkseal.match.verify import Verification, mirror_affine, verify
+from inkseal.registry.models import WorkFile
 from inkseal.registry.store import Registry
 from inkseal.signals.orb import LocalFeatures, ORBSignal
 from inkseal.signals.pdq import PDQSignal
@@ -58,6 +61,7 @@ class Candidate:
     box: Box | None = None  # the suspect region whose embedding found it (None = whole image)
     pdq_distance: int | None = None
     pdq_orientation: str | None = None
+    sha256: str = ""  # of the registered file: the key of every per-file cache
 
 
 @dataclass
@@ -142,20 +146,32 @@ class Matcher:
                     if c.pdq_distance is None or d < c.pdq_distance:
                         c.pdq_distance, c.pdq_orientation = int(d), name
         ranked = sorted(found.values(), key=lambda c: (c.pdq_distance is None, -c.cosine))
-        return [c for c in ranked if c.cosine >= COS_FLOOR or c.pdq_distance is not None][:MAX_VERIFY + extra]
+        kept = [c for c in ranked if c.cosine >= COS_FLOOR or c.pdq_distance is not None][:MAX_VERIFY + extra]
+        shas = self._file_shas([c.file_id for c in kept])
+        for c in kept:
+            c.sha256 = shas.get(c.file_id, "")
+        return [c for c in kept if c.sha256]  # a file removed since the index was read is no candidate
+
+    def _file_shas(self, file_ids: list[int]) -> dict[int, str]:
+        """One query per suspect for what every per-file cache is keyed by (one per lookup cost a third
+        of a scan's time)."""
+        if not file_ids:
+            return {}
+        with self.registry.session() as s:
+            rows = s.execute(select(WorkFile.id, WorkFile.sha256).where(WorkFile.id.in_(file_ids)))
+            return {file_id: sha256 for file_id, sha256 in rows}
 
     # -- verification ---------------------------------------------------------------------------
-    # Caches are keyed by (file id, SHA-256): SQLite hands a removed file's id to the next file
-    # registered, and a cache keyed by id alone would verify against the removed picture.
-    def _reference(self, file_id: int) -> LocalFeatures | None:
+    # Caches are keyed by (file id, SHA-256): a cache keyed by id alone would, after a removal whose
+    # id is handed out again, verify against the removed picture.
+    def _reference(self, c: Candidate) -> LocalFeatures | None:
         def load() -> LocalFeatures | None:
-            blob = self.registry.file_fingerprint(file_id, self.orb.name)
+            blob = self.registry.local_features(c.file_id, self.orb, max_pixels=self.max_pixels)
             return self.orb.deserialize(blob) if blob else None
 
-        return self._ref_features.get_or((file_id, self.registry.file(file_id).sha256), load)
+        return self._ref_features.get_or((c.file_id, c.sha256), load)
 
-    def _reference_rgb(self, file_id: int) -> np.ndarray:
-        sha256 = self.registry.file(file_id).sha256
+    def _reference_rgb(self, file_id: int, sha256: str) -> np.ndarray:
         return self._ref_pixels.get_or((file_id, sha256), lambda: load_image(
             self.registry.objects.get(sha256), max_pixels=self.max_pixels).rgb)
 
@@ -167,16 +183,22 @@ class Matcher:
             for sib in self.registry.work(wf.work_id).files:
                 if (sib.width, sib.height) == (wf.width, wf.height) and sib.regions:
                     regions.update(sib.regions)
-        return self._reference_rgb(file_id), regions
+        return self._reference_rgb(file_id, wf.sha256), regions
 
     def match(self, image: LoadedImage | np.ndarray, *, localise_matches: bool = True,
-              keep_non_matches: bool = False, exclude_works: Collection[int] = ()) -> list[Verdict]:
+              keep_non_matches: bool = False, exclude_works: Collection[int] = (),
+              only_works: Collection[int] | None = None) -> list[Verdict]:
         """Copies and derivatives of registered works in the image (`tier` says which), best first.
 
         `exclude_works`: works to leave out, as if not registered (benchmarks query a registered picture
-        against the others)."""
+        against the others). `only_works`: the works of one account on a shared installation; the others
+        are left out *before* verification, so another account's picture can neither take a candidate's
+        place nor be preferred as the source of a copy that is then hidden (the search looks deeper
+        instead; an index partitioned by account is the way at platform scale)."""
         rgb = image.rgb if isinstance(image, LoadedImage) else image
-        cands = [c for c in self.candidates(rgb, len(exclude_works)) if c.work_id not in exclude_works]
+        deeper = len(exclude_works) + (MAX_VERIFY if only_works is not None else 0)
+        cands = [c for c in self.candidates(rgb, deeper) if c.work_id not in exclude_works
+                 and (only_works is None or c.work_id in only_works)][:MAX_VERIFY + len(exclude_works)]
         feats: dict[tuple[Box | None, bool], LocalFeatures] = {}
 
         def suspect_features(box: Box | None, mirror: bool) -> LocalFeatures:
@@ -194,7 +216,7 @@ class Matcher:
                 continue  # another file of the same work (original / published) adds nothing
             if decided and c.cosine < SECOND_WORK_COSINE and c.pdq_distance is None:
                 continue  # a second work in the same suspect must look like one (collage regions do)
-            ref = self._reference(c.file_id)
+            ref = self._reference(c)
             best: tuple[Verification | None, bool, np.ndarray | None] = (None, False, None)
             if ref is not None:
                 for box in dict.fromkeys([c.box, None]):  # the region that found it, then the whole image
@@ -230,10 +252,12 @@ class Matcher:
                 affine=None if a is None else [[round(float(x), 5) for x in row] for row in a],
                 extra={"region": list(c.box) if c.box else None},
             )
-            self._judge(rgb, verdict, v, max(1, tries))
+            self._judge(rgb, verdict, v, max(1, tries), c.sha256)
             prev = by_work.get(c.work_id)
             if prev is None or _rank(verdict) > _rank(prev):
                 by_work[c.work_id] = verdict
+        shas = {c.file_id: c.sha256 for c in cands}
+        self._one_source_per_area(rgb.shape[:2], list(by_work.values()), shas)
         verdicts = sorted(by_work.values(), key=lambda v: _rank(v), reverse=True)
         if localise_matches:
             for v in verdicts:
@@ -244,13 +268,41 @@ class Matcher:
                     v.localisation = localise(rgb, ref_rgb, np.array(v.affine), regions)
         return verdicts if keep_non_matches else [v for v in verdicts if v.tier]
 
+    def _one_source_per_area(self, suspect_shape: tuple[int, int], verdicts: list[Verdict],
+                             shas: dict[int, str]) -> None:
+        """Where two registered pictures both pass as copies of the same part of the suspect, the one
+        its pixels agree with best is the copy; the other is demoted (`explained_by`) unless it agrees
+        as well, within SOURCE_TIE (then both stay, each naming the other in `indistinct_from`: at the
+        suspect's resolution the two cannot be told apart, and the report says so).
+
+        Burst shots and same-seed twins agree with each other's copies almost as well as the
+        original does; a collage shows each work in its own part of the picture, and keeps them all."""
+        copies = sorted((v for v in verdicts if v.tier == "copy"), key=_pixel_evidence, reverse=True)
+        if len(copies) < 2:
+            return
+        areas = {v.file_id: _footprint(suspect_shape, v, self._reference_rgb(v.file_id, shas[v.file_id]).shape[:2])
+                 for v in copies}
+        kept: list[Verdict] = []
+        for v in copies:
+            rivals = [k for k in kept if _shared(areas[k.file_id], areas[v.file_id]) >= SAME_AREA]
+            best = rivals[0] if rivals else None
+            if best is not None and _pixel_evidence(best) - _pixel_evidence(v) > SOURCE_TIE:
+                v.tier, v.is_match = None, False
+                v.extra["tier"] = None
+                v.extra["explained_by"] = {"work_id": best.work_id, "file_id": best.file_id}
+                continue
+            for k in rivals:
+                k.extra.setdefault("indistinct_from", []).append(v.work_id)
+                v.extra.setdefault("indistinct_from", []).append(k.work_id)
+            kept.append(v)
+
     # -- the verdict ------------------------------------------------------------------------------
-    def _judge(self, rgb: np.ndarray, verdict: Verdict, v: Verification | None, n_verified: int) -> None:
+    def _judge(self, rgb: np.ndarray, verdict: Verdict, v: Verification | None, n_verified: int, sha256: str) -> None:
         """Tier a candidate: `copy`, `derivative` or nothing (see match/tiers.py for the rules)."""
         geo = verdict.score >= self.min_score and verdict.affine is not None
         if not geo and verdict.cosine < tiers.DERIVATIVE_COSINE:
             return  # neither verified nor similar enough to be an edit: no pixels need reading
-        ref_rgb = self._reference_rgb(verdict.file_id)
+        ref_rgb = self._reference_rgb(verdict.file_id, sha256)
         agreement = None
         if verdict.affine is not None:
             agreement = measure(rgb, ref_rgb, np.array(verdict.affine))
@@ -281,6 +333,32 @@ class Matcher:
             verdict.extra["agreement"] = agreement.as_dict()
         if framed is not None:
             verdict.extra["framed_layout"] = round(framed.layout, 4)
+
+
+SOURCE_TIE = 0.02  # fine agreement within this of the best: not told apart (JPEG noise alone moves it ~0.005)
+SAME_AREA = 0.5  # two copies cover the same part of the suspect when they share half the smaller footprint
+FOOTPRINT_SIDE = 64
+
+
+def _pixel_evidence(v: Verdict) -> float:
+    a = v.extra.get("agreement") or {}
+    return max(float(a.get("fine_ncc", 0.0)), float(a.get("region_ncc", 0.0)) - (tiers.PASTE_REGION_NCC - tiers.COPY_FINE_NCC))
+
+
+def _footprint(suspect_shape: tuple[int, int], v: Verdict, ref_shape: tuple[int, int]) -> np.ndarray:
+    """The part of the suspect that shows the registered picture, as a small mask."""
+    sh, sw = suspect_shape
+    k = FOOTPRINT_SIDE / max(sh, sw)
+    mask = np.zeros((max(1, round(sh * k)), max(1, round(sw * k))), np.uint8)
+    rh, rw = ref_shape
+    to_suspect = np.linalg.inv(np.vstack([np.array(v.affine, dtype=np.float64), [0, 0, 1]]))
+    corners = np.array([[0, 0, 1], [rw, 0, 1], [rw, rh, 1], [0, rh, 1]], dtype=np.float64) @ to_suspect.T
+    cv2.fillConvexPoly(mask, np.round(corners[:, :2] * k).astype(np.int32), 1)
+    return mask.astype(bool)
+
+
+def _shared(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum()) / max(1, min(int(a.sum()), int(b.sum())))
 
 
 def _rank(v: Verdict) -> tuple[int, float, int]:

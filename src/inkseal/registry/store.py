@@ -10,6 +10,9 @@ BEGIN (BEGIN IMMEDIATE, so a transaction never has to upgrade a stale read snaps
 transaction-scoped advisory lock. Unique constraints stay as the safety net; a lost race
 (IntegrityError, "database is locked") is retried, then reported as one line, never a traceback.
 
+Local features (ORB) are not rows: they live in the feature store beside the objects (registry/features.py),
+keyed by the file's SHA-256, signal and version; migration 0006 moved the rows of older versions there.
+
 At open, `recover()` closes scans whose process died as "interrupted". Works that older versions
 left without a file (they created the work before its file) are removed once, by migration 0005.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -50,7 +54,8 @@ from inkseal.registry.models import (
     utcnow,
 )
 from inkseal.registry.cases import CaseRefused, CaseStore
-from inkseal.registry.objects import ObjectStore
+from inkseal.registry.features import Recomputable, is_local, local_signal, recompute
+from inkseal.registry.objects import FeatureStore, ObjectStore
 from inkseal.registry.paging import keyset_page
 from inkseal.registry.statuses import CASE_STATUSES
 
@@ -58,6 +63,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 __all__ = ["CaseRefused", "Registry", "Registered", "FingerprintRow", "MIGRATIONS", "MATCH_STATUSES"]
 MATCH_STATUSES = CASE_STATUSES  # marking a match marks its case
 T = TypeVar("T")
+
+
+def schema_head() -> str:
+    """The newest migration revision: what a freshly migrated database reports."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return str(ScriptDirectory.from_config(cfg).get_current_head())
 
 
 def _lock_key(name: str) -> int:
@@ -90,6 +104,22 @@ def make_private_file(path: Path) -> None:
             if mode & 0o077:
                 os.chmod(path, mode & 0o700)
         except OSError:
+            pass
+
+
+def _vacuum_if_mostly_free(raw) -> None:  # type: ignore[no-untyped-def]
+    """After 0006 moved the ORB rows out, SQLite keeps their pages as free space until a VACUUM. Rewrite the
+    file once, here, when most of it is free: the VACUUM then costs no more than the rows it gives back
+    (it copies only what is left), and an old home shrinks to its new size without a separate command.
+    A reader in another process blocks it ("locked"): the file then keeps its size, and SQLite fills the free
+    pages with later writes before it grows again."""
+    free = raw.execute("PRAGMA freelist_count").fetchone()[0]
+    pages = raw.execute("PRAGMA page_count").fetchone()[0]
+    if pages and free * 2 > pages:
+        try:
+            raw.execute("VACUUM")
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM in WAL mode goes through the log
+        except sqlite3.OperationalError:
             pass
 
 
@@ -144,6 +174,7 @@ class Registry(CaseStore):
         self.url = url
         self.engine = _make_engine(url)
         self.objects = ObjectStore(objects_dir)
+        self.features = FeatureStore(objects_dir.parent / "features")
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._write_session = sessionmaker(self.engine.execution_options(inkseal_write=True), expire_on_commit=False)
         self.migrate()
@@ -168,6 +199,7 @@ class Registry(CaseStore):
                     if conn.dialect.name == "postgresql":
                         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("migrate")})
                     cfg.attributes["connection"] = conn
+                    cfg.attributes["feature_store"] = self.features  # 0006 moves ORB rows there
                     command.upgrade(cfg, "head")
                     if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
                         raise InksealError("the database schema upgrade left dangling references; nothing was "
@@ -175,6 +207,8 @@ class Registry(CaseStore):
             finally:
                 if raw is not None:
                     raw.execute("PRAGMA foreign_keys=ON")
+            if raw is not None and cfg.attributes.get("features_moved"):
+                _vacuum_if_mostly_free(raw)
 
     def fix_permissions(self) -> None:
         """registry.sqlite and its -wal/-shm hold prompts and file names: owner only (0600)."""
@@ -263,7 +297,7 @@ class Registry(CaseStore):
         """Register bytes atomically: the work (when `work_id` is None), its file and fingerprints
         are one transaction, so a kill leaves all of them or none. Bytes already registered (same
         SHA-256, by anyone, even a process racing this one) are reported, not stored twice."""
-        fps = list(fingerprints)
+        fps = self._store_local_features(sha256, fingerprints)
         self.objects.put(data)  # before the row: a row never points at missing bytes
 
         def attempt() -> Registered:
@@ -282,6 +316,17 @@ class Registry(CaseStore):
                 wf, _ = self._insert_file(s, wid, role, data, sha256, fmt, width, height, source_name, regions, fps)
                 return Registered(wid, wf.id, False)
         return self.retrying("registering a file", attempt)
+
+    def _store_local_features(self, sha256: str, fingerprints: Iterable[tuple[str, int, str, bytes]]
+                              ) -> list[tuple[str, int, str, bytes]]:
+        """Write the local features to the feature store (before the row, like the bytes); return the rest."""
+        rows = []
+        for sig, ver, var, blob in fingerprints:
+            if is_local(sig, var):
+                self.features.put(sig, ver, sha256, blob)
+            else:
+                rows.append((sig, ver, var, blob))
+        return rows
 
     @staticmethod
     def _insert_file(s: Session, work_id: int, role: str, data: bytes, sha256: str, fmt: str, width: int,
@@ -316,7 +361,7 @@ class Registry(CaseStore):
         Returns the file and (fingerprint id, signal, variant) for each fingerprint, so the caller
         can add exactly those ids to the indexes after the commit.
         """
-        fps = list(fingerprints)
+        fps = self._store_local_features(sha256, fingerprints)
         self.objects.put(data)  # before the row: a row never points at missing bytes
 
         def attempt() -> tuple[WorkFile, list[tuple[int, str, str]]]:
@@ -365,6 +410,7 @@ class Registry(CaseStore):
             if work is None:
                 raise NotFound(f"no work {work_id}")
             file_ids = select(WorkFile.id).where(WorkFile.work_id == work_id)
+            gone = list(s.scalars(select(WorkFile.sha256).where(WorkFile.work_id == work_id)))
             s.execute(delete(Fingerprint).where(Fingerprint.file_id.in_(file_ids)))
             s.execute(delete(Match).where(Match.work_id == work_id))
             s.execute(delete(CaseCheck).where(CaseCheck.case_id.in_(select(Case.id).where(Case.work_id == work_id))))
@@ -372,6 +418,13 @@ class Registry(CaseStore):
             s.execute(delete(Allowance).where(Allowance.work_id == work_id))
             s.execute(delete(WorkFile).where(WorkFile.work_id == work_id))
             s.delete(work)
+        # After the commit (a crash before it must not lose a registered file's features; a crash after it
+        # leaves an orphan blob, harmless). Bytes registered again meanwhile keep theirs (sha256 is unique
+        # since 0003, so no other file shares them otherwise); a blob lost to a race is recomputed.
+        with self.session() as s:
+            kept = set(s.scalars(select(WorkFile.sha256).where(WorkFile.sha256.in_(gone)))) if gone else set()
+        for sha256 in set(gone) - kept:
+            self.features.delete_all_versions(sha256)
 
     # -- fingerprints -------------------------------------------------------------------------
     def fingerprint_ids(self, signal: str) -> list[int]:
@@ -410,11 +463,34 @@ class Registry(CaseStore):
             return {fid: (file_id, work_id) for fid, file_id, work_id in s.execute(q)}
 
     def file_fingerprint(self, file_id: int, signal: str, variant: str = "full") -> bytes | None:
+        """One stored fingerprint of a file. Local features come from the feature store, recomputed with the
+        signal's default settings when missing or damaged (`local_features` with the caller's own signal
+        object is the exact way)."""
+        if is_local(signal, variant):
+            return self.local_features(file_id, local_signal(signal))
         with self.session() as s:
             q = select(Fingerprint.data).where(
                 Fingerprint.file_id == file_id, Fingerprint.signal == signal, Fingerprint.variant == variant
             )
             return s.scalar(q)
+
+    def local_features(self, file_id: int, signal: Recomputable, *, max_pixels: int | None = None) -> bytes | None:
+        """The serialised local features of a registered file for this signal and version: read from the
+        feature store, or recomputed from the stored original when missing or damaged (and written back).
+        None when the file or its bytes are gone."""
+        with self.session() as s:
+            sha256 = s.scalar(select(WorkFile.sha256).where(WorkFile.id == file_id))
+        if sha256 is None:
+            return None
+        blob = self.features.get(signal.name, signal.version, sha256)
+        if blob is None:
+            blob = recompute(self.objects, signal, sha256, max_pixels)
+            if blob is not None:
+                try:
+                    self.features.put(signal.name, signal.version, sha256, blob, replace=True)
+                except OSError:
+                    pass  # a cache that cannot be written (disk full, read-only home) costs time, not the answer
+        return blob
 
     def count(self, model: type) -> int:
         with self.session() as s:

@@ -1,0 +1,81 @@
+"""Helpers for the desk's tests: a real uvicorn server on 127.0.0.1 in a thread, over a real registry."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from PIL import Image
+
+from inkseal import Inkseal
+from inkseal.registry.accounts import Accounts
+from inkseal.web import create_app
+
+
+def accounts_for(ink: Inkseal) -> Accounts:
+    return Accounts(ink.registry)  # its tables come from migration 0007, applied at open
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(ink: Inkseal, *, listen_host: str = "127.0.0.1", proxy_headers: bool = False,
+                extend: Callable[[FastAPI], None] | None = None) -> Iterator[str]:
+    """Serve the desk over `ink` with uvicorn on a free loopback port; yields its base URL.
+    `listen_host` is what the app is told it listens on (the socket is always 127.0.0.1);
+    `extend` may add routes first, as the pages will."""
+    app = create_app(ink, listen_host=listen_host)
+    if extend is not None:
+        extend(app)
+    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning",
+                            proxy_headers=proxy_headers, forwarded_allow_ips="127.0.0.1")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60  # generous: a bound on a hang, not a timing claim
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+def client(base: str, token: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=base, headers=headers, timeout=300)
+
+
+def user_with_token(accounts: Accounts, name: str, password: str = "correct horse battery") -> str:
+    accounts.add_user(name, password)
+    return accounts.create_token(name, "tests")[1]
+
+
+def attacked_copy(path: Path) -> bytes:
+    """A cropped, resized JPEG re-encode of a picture: what a re-poster uploads."""
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    im = im.crop((int(0.08 * w), int(0.1 * h), int(0.92 * w), int(0.95 * h))).resize((int(0.6 * w), int(0.55 * h)))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=75)
+    return buf.getvalue()
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (40, 90, 160)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()

@@ -1,0 +1,75 @@
+"""Every user's objects are theirs alone: for EVERY path of the OpenAPI document that takes an id, user B
+gets 404 on user A's object, whatever the method (new endpoints are covered without editing this test)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from h9web import accounts_for, attacked_copy, client, live_server, png_bytes, user_with_token
+from inkseal import Inkseal
+
+
+def _body_for(op: dict, spec: dict) -> dict:
+    """httpx arguments carrying a VALID body for the operation, so that only ownership can refuse it."""
+    content = (op.get("requestBody") or {}).get("content") or {}
+    if "application/json" in content:
+        schema = content["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        body = {}
+        for name in schema.get("required", []):
+            prop = schema["properties"][name]
+            body[name] = prop["enum"][0] if "enum" in prop else "x"
+        if "status" in schema.get("properties", {}):
+            body["status"] = "confirmed"  # a step the workflow allows from `new`
+        return {"json": body}
+    if "multipart/form-data" in content:
+        return {"files": {"file": ("a.png", png_bytes(), "image/png")}}
+    return {}
+
+
+def test_other_users_ids_are_404_on_every_path(backend_app: Inkseal, kodak: list[Path]) -> None:
+    accounts = accounts_for(backend_app)
+    token_a, token_b = user_with_token(accounts, "ana"), user_with_token(accounts, "bo")
+    with live_server(backend_app) as base, client(base, token_a) as a, client(base, token_b) as b:
+        work = a.post("/api/v1/works", files={"file": ("barn.png", kodak[0].read_bytes(), "image/png")}).json()["id"]
+        file_id = a.get(f"/api/v1/works/{work}").json()["files"][0]["id"]
+        found = a.post("/api/v1/scans", files={"file": ("c.jpg", attacked_copy(kodak[0]), "image/jpeg")}).json()
+        match = found["matches"][0]
+        ids = {"work_id": work, "file_id": file_id, "match_id": match["id"], "case_id": match["case_id"]}
+
+        spec = b.get("/api/v1/openapi.json").json()
+        tried = []
+        for path, ops in spec["paths"].items():
+            params = re.findall(r"{(\w+)}", path)
+            if not params:
+                continue
+            assert set(params) <= set(ids), f"{path}: add an object of user A for {params} to this test"
+            url = path.format(**ids)
+            for method, op in ops.items():
+                r = b.request(method.upper(), url, **_body_for(op, spec))
+                assert r.status_code == 404, f"{method.upper()} {url} as B: {r.status_code} {r.text[:200]}"
+                assert set(r.json()["error"]) == {"en", "zh"}
+                tried.append(f"{method.upper()} {path}")
+        assert {"GET /api/v1/works/{work_id}", "DELETE /api/v1/works/{work_id}", "POST /api/v1/matches/{match_id}",
+                "GET /api/v1/cases/{case_id}", "GET /api/v1/works/{work_id}/files/{file_id}/image"} <= set(tried)
+
+        # B's 404 on A's id reads exactly as on an id that does not exist
+        assert b.get(f"/api/v1/works/{work}").json()["error"]["en"] == f"no work {work}"
+        # nothing of A's was changed, and none of it shows in B's listings or B's scans
+        assert a.get(f"/api/v1/works/{work}").status_code == 200
+        assert a.get(f"/api/v1/matches/{match['id']}").json()["status"] == "new"
+        for listing in ("works", "matches", "cases"):
+            assert b.get(f"/api/v1/{listing}").json()["items"] == []
+            assert len(a.get(f"/api/v1/{listing}").json()["items"]) == 1
+        assert b.get("/api/v1/matches", params={"work": work}).json()["items"] == []
+        scan_b = b.post("/api/v1/scans", files={"file": ("c.jpg", attacked_copy(kodak[0]), "image/jpeg")}).json()
+        assert scan_b["matches"] == []
+        # the same bytes cannot become B's work, and B learns no id
+        taken = b.post("/api/v1/works", files={"file": ("mine.png", kodak[0].read_bytes(), "image/png")})
+        assert taken.status_code == 409 and str(work) not in taken.text
+        # no id at all: 401, not a listing
+        with client(base) as anonymous:
+            assert anonymous.get("/api/v1/works").status_code == 401
+            assert anonymous.get(f"/api/v1/works/{work}").status_code == 401
