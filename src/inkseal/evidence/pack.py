@@ -33,7 +33,7 @@ from inkseal.evidence.factbuild import build_facts
 from inkseal.evidence.verify import MANIFEST_FILES  # the only files the manifest cannot list
 from inkseal.errors import InksealError
 from inkseal.imaging import load_image
-from inkseal.journal.keys import key_id
+from inkseal.journal.keys import KeyError_, key_id
 from inkseal.journal.log import export_subset, verify_subset
 from inkseal.seal import watermark
 from inkseal.seal.c2pa_sign import validate
@@ -274,6 +274,8 @@ def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, 
     capture = collect_capture(app, s, suspect_img.rgb, root, files, m.localisation or {})
 
     # -- the journal: this work's entries only, each with its inclusion proof ----------------------------
+    if not app.keys.public_path.exists():
+        raise KeyError_("no signing key yet: run `inkseal keys init` / 尚无签名密钥：请先运行 `inkseal keys init`")
     files["public_key"] = rel(_write(root / "journal" / "public_key.pem", app.keys.public_path.read_bytes()))
     public = app.keys.public()
     work_entries = app.journal.entries(m.work_id)

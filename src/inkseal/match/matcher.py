@@ -311,9 +311,10 @@ class Matcher:
             framed = measure(rgb, ref_rgb, frame_affine(rgb.shape[:2], ref_rgb.shape[:2], verdict.mirrored), fine=False)
         keypoint_score = pixel_score = verdict.score
         if agreement is not None and geo:
-            # The keypoint score answers "could an unrelated picture do this?"; the pixel score "could
-            # another picture of the same subject?" (its tail is fitted on such pictures). Either can
-            # be the false match, so the score shown is the weaker of the two.
+            # The keypoint score answers "could an unrelated picture do this?"; the pixel score "could a
+            # picture that is not a copy - another of the same subject, or an unrelated one - pass the
+            # verification and agree this well?" (its tail is fitted on both). Either can be the false
+            # match, so the score shown is the weaker of the two.
             pixel_score = self.calibration.pixel_score(agreement=tiers.pixel_statistic(agreement),
                                                        n_verified=n_verified)
             verdict.extra["keypoint_score"] = round(keypoint_score, 2)

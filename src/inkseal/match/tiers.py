@@ -2,9 +2,10 @@
 
 copy        the picture or a part of it, pixel for pixel, under the usual attacks (re-encoding,
             resizing, cropping, flipping, small rotations, overlays, a screenshot of a page, a region
-            pasted onto another background). Needs both: a calibrated score at or above the threshold
-            (the keypoint evidence), and pixels that agree over a real share of the picture
-            (match/agreement.py). Same-subject look-alikes have the first, never the second.
+            pasted onto another background). Needs both: a calibrated keypoint score at or above the
+            threshold, and pixels that agree at full detail over a real share of the picture, with
+            a calibrated pixel score at the threshold too (match/agreement.py). Same-subject
+            look-alikes have the first, never the second.
 derivative  an edit of the picture that keeps its composition but not its pixels (img2img, inpaint,
             a same-seed re-render, a restyle): SSCD sees the same picture and the two line up at
             thumbnail scale, but the pixels do not agree. Reported separately, for the creator to judge.
@@ -20,8 +21,8 @@ import numpy as np
 
 from inkseal.match.agreement import Agreement
 
-# copy: pixel agreement at full detail over the part shown (calibration half: look-alikes <= 0.65,
-# attacked copies >= 0.82); and some of the picture must agree at all
+# copy: pixel agreement at full detail over the part shown (calibration half: look-alikes <= 0.67,
+# attacked copies >= 0.87); and some of the picture must agree at all
 COPY_FINE_NCC = 0.74
 COPY_AGREE_AREA = 0.02
 # a region pasted onto another background: near-perfect agreement over the part that agrees, and a
@@ -59,7 +60,11 @@ def decide(*, score: float, min_score: float, cosine: float, agreement: Agreemen
 
     A whole or cropped copy needs both scores at the threshold (so its combined score keeps its
     meaning); a pasted region needs the stricter region test instead, whose agreement over the rest
-    of the overlap is foreign by construction."""
+    of the overlap is foreign by construction.
+
+    Not done, on purpose: reading the pixels after a weaker verification (a dozen inliers) would
+    recover copies under text + rotation + JPEG q40, but an img2img repaint of a line drawing then
+    agrees at 0.93 and passes as a copy; a derivative called a copy is the worse error."""
     if agreement is not None and score >= min_score and (
             (agreement.agree_area >= COPY_AGREE_AREA and agreement.fine_ncc >= COPY_FINE_NCC
              and pixel_score >= min_score)

@@ -175,7 +175,7 @@ async def optional_user(request: Request,
 router = APIRouter()
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a path on this site (no scheme, no host, no '//' or '\\' tricks) may be a redirect target."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or any(ord(c) < 32 for c in target):
         return None
@@ -199,7 +199,7 @@ def login(request: Request, name: Annotated[str, Form(max_length=200)], password
         raise ApiError(401, message("bad_login"))
     auth.limiter.succeeded(name, addr)
     cookie, csrf = auth.accounts.open_session(user.id)
-    target = _safe_next(next)
+    target = safe_next(next)
     response: Response = (RedirectResponse(target, status_code=303) if target else
                           JSONResponse({"user": user.name, "is_admin": user.is_admin, "csrf_token": csrf}))
     response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax", path="/",
