@@ -95,13 +95,22 @@ class Inkseal:
         return cls(load_settings(home, **overrides))
 
     def close(self) -> None:
+        for idx in self.__dict__.get("indexes", {}).values():  # an embedded engine is released and flushed
+            getattr(idx, "close", lambda: None)()
         self.registry.close()
 
     # -- indexes --------------------------------------------------------------------------------
     @cached_property
     def indexes(self) -> dict[str, SignalIndex]:
         backend = str(getattr(self.settings, "index_backend", "faiss-flat"))
-        out = {s.name: SignalIndex(s, self.settings.index_dir, backend) for s in (self.sscd, self.pdq)}
+        out: dict[str, SignalIndex] = {}
+        for s in (self.sscd, self.pdq):
+            if backend == "milvus" and s.index_kind == "ip":
+                from inkseal.match.index_milvus import MilvusIndex  # imported only when chosen: pymilvus takes ~0.7 s
+
+                out[s.name] = MilvusIndex(s, self.settings.index_dir, str(self.settings.milvus_uri))  # type: ignore[assignment]
+            else:  # PDQ stays in FAISS under "milvus" (milvus-lite has no binary vectors)
+                out[s.name] = SignalIndex(s, self.settings.index_dir, "faiss-flat" if backend == "milvus" else backend)
         for idx in out.values():
             idx.sync(self.registry)  # reconcile with the database (crash recovery, other writers)
         return out
