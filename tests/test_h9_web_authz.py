@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from h9web import accounts_for, attacked_copy, client, live_server, png_bytes, user_with_token
+from inkseal.registry.jobs import JobStore
 from inkseal import Inkseal
 
 
@@ -37,7 +38,10 @@ def test_other_users_ids_are_404_on_every_path(backend_app: Inkseal, kodak: list
         file_id = a.get(f"/api/v1/works/{work}").json()["files"][0]["id"]
         found = a.post("/api/v1/scans", files={"file": ("c.jpg", attacked_copy(kodak[0]), "image/jpeg")}).json()
         match = found["matches"][0]
-        ids = {"work_id": work, "file_id": file_id, "match_id": match["id"], "case_id": match["case_id"]}
+        job = a.post("/api/v1/jobs/scan", files={"file": ("blank.png", png_bytes(), "image/png")}).json()["job_id"]
+        hook = JobStore(backend_app.registry).add_webhook(accounts.user("ana").id, "https://example.com/hook")[0].id
+        ids = {"work_id": work, "file_id": file_id, "match_id": match["id"], "case_id": match["case_id"],
+               "job_id": job, "webhook_id": hook}
 
         spec = b.get("/api/v1/openapi.json").json()
         tried = []

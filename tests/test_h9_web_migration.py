@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Table, select
 
 from h9web import accounts_for
+from inkseal.registry.store import schema_head
 from inkseal import Inkseal
 from inkseal.registry.accounts import ACCOUNT_TABLES, WorkOwner
 from inkseal.registry.models import Base
@@ -68,5 +69,5 @@ def test_migration_downgrades_and_upgrades_again(backend_app: Inkseal) -> None:
     migrate(command.upgrade, "head")
     assert names <= set(inspect(engine).get_table_names())
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0007"
+        assert MigrationContext.configure(conn).get_current_revision() == schema_head()
     assert accounts_for(backend_app).users() == []  # a downgrade drops the accounts (and only them)

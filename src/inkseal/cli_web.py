@@ -1,4 +1,5 @@
-"""`inkseal serve`, `inkseal user add|list` and `inkseal token create|list|revoke`: the desk and its accounts.
+"""`inkseal serve`, `inkseal worker`, `inkseal user add|list` and `inkseal token create|list|revoke`: the desk,
+its background jobs and its accounts.
 
 Single-user install: with no account that has a password, `inkseal serve` on a loopback address (the
 default 127.0.0.1) signs every local request in as the passwordless `local` user, who owns every work
@@ -43,6 +44,12 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     proxy_headers: Annotated[bool, typer.Option("--proxy-headers", help="Behind a TLS proxy on this machine: trust "
                                                 "its X-Forwarded-For/-Proto (secure cookies over https).")] = False,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run background jobs in this server (default), "
+                                         "or leave them to `inkseal worker`.")] = True,
+    allow_private_targets: Annotated[bool, typer.Option(
+        "--allow-private-targets", envvar="INKSEAL_WEB_ALLOW_PRIVATE_TARGETS",
+        help="Let accounts point webhooks and URL scans at private/loopback addresses (off: public addresses only, "
+             "except for the single-user local account).")] = False,
 ) -> None:
     """Start the desk: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json)."""
     import uvicorn
@@ -61,11 +68,32 @@ def serve(
         err.print(_say(f"single-user desk: requests from this machine are signed in as '{local.name}'",
                        f"单用户模式：来自本机的请求以「{local.name}」身份登录"), highlight=False)
     web = create_app(state.app(), listen_host=host)
+    web.state.run_jobs, web.state.allow_private_targets = worker, allow_private_targets
     shown = f"[{host}]" if ":" in host else host
     err.print(_say(f"desk on http://{shown}:{port}/  (API: /api/v1, OpenAPI: /api/v1/openapi.json)",
                    f"服务已启动 http://{shown}:{port}/（API：/api/v1，OpenAPI：/api/v1/openapi.json）"), highlight=False)
     uvicorn.run(web, host=host, port=port, proxy_headers=proxy_headers, forwarded_allow_ips="127.0.0.1",
                 server_header=False, log_level="info")
+
+
+@app.command("worker")
+def worker_cmd(
+    allow_private_targets: Annotated[bool, typer.Option(
+        "--allow-private-targets", envvar="INKSEAL_WEB_ALLOW_PRIVATE_TARGETS",
+        help="As `inkseal serve --allow-private-targets` (webhook deliveries, URL scans).")] = False,
+) -> None:
+    """Run the desk's background jobs (scans, seals, packs, webhook deliveries) in this process, for
+    `inkseal serve --no-worker`. One worker per install. Stop it with Ctrl-C: a running job is marked
+    interrupted."""
+    from inkseal.web.jobs import JobQueue
+
+    try:
+        queue = JobQueue(state.app(), allow_private_targets=allow_private_targets)
+    except InksealError as exc:
+        _fail(str(exc))
+    err.print(_say("worker running background jobs (Ctrl-C stops it)", "后台任务处理已启动（Ctrl-C 停止）"),
+              highlight=False)
+    queue.run_forever()
 
 
 def _read_password(path: Path) -> str:

@@ -212,4 +212,8 @@ def run_demo(app: Inkseal, workdir: Path, out: Console, err: Console) -> int:
             return 1
     out.print("See them again with / 再次查看: inkseal cases; inkseal case show ID; inkseal match show ID -o figure.png; "
               "inkseal inspect FILE", highlight=False)
+    out.rule("6. the desk / 工作台")
+    out.print("  Start it with / 启动：.venv/bin/inkseal serve  → http://127.0.0.1:8000 (works, match inbox, cases, "
+              "packs, journal, inspect; API under /api/v1, OpenAPI at /api/v1/openapi.json). On this machine no "
+              "sign-in is needed / 本机使用无需登录。", highlight=False)
     return 1 if result.failed else 0

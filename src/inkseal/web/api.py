@@ -73,6 +73,29 @@ def plain(obj: Any) -> Any:
     return str(obj)
 
 
+# Where the desk keeps uploads while it scans them (upload_dir, and a scan job's folder): a suspect's
+# `source` there is the server's path, of which the client only needs the upload's name.
+_UPLOAD_FOLDER = re.compile(r"^.*/(?:tmp/upload-[^/]+|jobs/job\d+/in)/")
+
+
+def shown_source(source: str | None) -> str | None:
+    return _UPLOAD_FOLDER.sub("", source) if source else source
+
+
+def match_json(m: Any) -> dict:
+    """As `inkseal match show --json`, with an uploaded suspect's server path reduced to its upload name."""
+    d = _match_dict(m)
+    d["suspect"]["source"] = shown_source(d["suspect"]["source"])
+    return d
+
+
+def case_json(c: Any) -> dict:
+    """As `inkseal case show --json`, with an uploaded suspect's server path reduced to its upload name."""
+    d = case_dict(c)
+    d["page_url"], d["image_url"] = shown_source(d["page_url"]), shown_source(d["image_url"])
+    return d
+
+
 def answer(content: Any, status_code: int = 200) -> JSONResponse:
     return JSONResponse(plain(content), status_code=status_code)
 
@@ -198,6 +221,12 @@ def file_image(scope: Scope, work_id: Id, file_id: Id,
                     headers={"Content-Disposition": f'inline; filename="work{work_id}-file{file_id}"'})
 
 
+@router.get("/works/{work_id}/journal", summary="The work's journal entries (like `inkseal journal list --work`)")
+def work_journal(scope: Scope, work_id: Id) -> JSONResponse:
+    scope.work(work_id)
+    return answer({"work_id": work_id, "items": scope.ink.journal.entries(work_id)})
+
+
 # -- inspect and scan --------------------------------------------------------------------------------------
 @router.post("/inspect", summary="What `inkseal inspect` reports about an image")
 def inspect_image(scope: Scope, file: Annotated[UploadFile, File(description="The image.")],
@@ -211,7 +240,7 @@ def inspect_image(scope: Scope, file: Annotated[UploadFile, File(description="Th
 
 
 @router.post("/scans", summary="Scan uploaded images for copies of your works (like `inkseal scan FILES`)")
-def scan_images(scope: Scope, file: Annotated[list[UploadFile], File(description="One or more images.")]) -> JSONResponse:
+def scan_images(scope: Scope, request: Request, file: Annotated[list[UploadFile], File(description="One or more images.")]) -> JSONResponse:
     ink = scope.ink
     if len(file) > MAX_SCAN_FILES:
         raise ApiError(422, message("bad_request", reason=f"at most {MAX_SCAN_FILES} files per scan"))
@@ -228,7 +257,11 @@ def scan_images(scope: Scope, file: Annotated[list[UploadFile], File(description
                   for r in report.failed]
         if report.results and len(failed) == len(report.results):
             raise ApiError(422, message("bad_image", reason="; ".join(f"{f['item']}: {f['error']}" for f in failed)))
-        matches = [_match_dict(ink.registry.match(m.id)) for r in report.matched for m in r.matches]
+        matches = [match_json(ink.registry.match(m.id)) for r in report.matched for m in r.matches]
+    if matches:
+        from inkseal.web.jobs import queue_of
+
+        queue_of(request.app).poke_webhooks()  # the new matches' webhooks: now, not at the next sweep
     return answer({"scan_id": report.scan_id, "items": len(report.results), "failed": failed,
                    "whitelisted": report.suppressed, "matches": matches})
 
@@ -250,18 +283,18 @@ class StatusChange(BaseModel):
 def list_matches(scope: Scope, status: Annotated[Status | None, Query()] = None,  # type: ignore[valid-type]
                  work: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                  limit: Limit = 100, after: After = None) -> JSONResponse:
-    return page(scope.matches(status, work, after_id=after, limit=limit + 1), limit, _match_dict)
+    return page(scope.matches(status, work, after_id=after, limit=limit + 1), limit, match_json)
 
 
 @router.get("/matches/{match_id}", summary="One match (like `inkseal match show --json`)")
 def get_match(scope: Scope, match_id: Id) -> JSONResponse:
-    return answer(_match_dict(scope.match(match_id)))
+    return answer(match_json(scope.match(match_id)))
 
 
 @router.post("/matches/{match_id}", summary="Decide on a match: marks its case (like `inkseal match mark`)")
 def mark_match(scope: Scope, match_id: Id, change: StatusChange) -> JSONResponse:
     scope.match(match_id)
-    return answer(_match_dict(scope.ink.set_match_status(match_id, change.status, change.note)))
+    return answer(match_json(scope.ink.set_match_status(match_id, change.status, change.note)))
 
 
 @router.get("/matches/{match_id}/figure", summary="Side-by-side figure: registered file | suspect (PNG)",
@@ -278,15 +311,15 @@ def match_figure(scope: Scope, match_id: Id) -> Response:
 def list_cases(scope: Scope, status: Annotated[Status | None, Query()] = None,  # type: ignore[valid-type]
                work: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                limit: Limit = 100, after: After = None) -> JSONResponse:
-    return page(scope.cases(work, status, after_id=after, limit=limit + 1), limit, case_dict)
+    return page(scope.cases(work, status, after_id=after, limit=limit + 1), limit, case_json)
 
 
 def _case_detail(ink: Inkseal, case_id: int) -> dict:
     """As `inkseal case show --json`: the case with every sighting."""
     sightings = ink.registry.case_matches(case_id)
-    return case_dict(ink.case(case_id)) | {"matches": [
+    return case_json(ink.case(case_id)) | {"matches": [
         {"id": m.id, "score": round(m.score, 2), "file_id": m.file_id,
-         "seen_at": m.suspect.captured_at or m.suspect.seen_at, "source": m.suspect.source,
+         "seen_at": m.suspect.captured_at or m.suspect.seen_at, "source": shown_source(m.suspect.source),
          "page_url": m.suspect.page_url, "sha256": m.suspect.sha256} for m in sightings]}
 
 
@@ -302,3 +335,7 @@ def mark_case(scope: Scope, case_id: Id, change: StatusChange) -> JSONResponse:
     scope.ink.set_case_status(case_id, change.status, change.note)
     return answer(_case_detail(scope.ink, case_id))
 
+
+
+# The job, pack, seal and webhook routes add themselves to `router` (they import this module's helpers).
+from inkseal.web import api_jobs, webhooks  # noqa: E402,F401

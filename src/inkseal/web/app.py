@@ -3,8 +3,9 @@
     app = create_app(Inkseal.open(home))                  # or create_app(home)
     uvicorn.run(app, host="127.0.0.1", port=8000)         # what `inkseal serve` does
 
-The pages (phase 2) add their routers to the same app and reuse `inkseal.web.auth.current_user` (bearer,
-session cookie + CSRF, or the local user) and `inkseal.web.scope.UserScope` (ownership).
+The pages (`inkseal.web.pages`: server-rendered HTML and /static) are on the same app and reuse
+`inkseal.web.auth.current_user` (bearer, session cookie + CSRF, or the local user) and
+`inkseal.web.scope.UserScope` (ownership).
 
 Every response carries the security headers below; every error is {"error": {"en": ..., "zh": ...}} with
 its status, never a traceback. Request bodies are capped at the registry's `max_bytes` plus room for the
@@ -26,7 +27,7 @@ from inkseal.app import Inkseal
 from inkseal.errors import BadImage, InksealError, NotFound
 from inkseal.registry.accounts import Accounts
 from inkseal.registry.cases import CaseRefused
-from inkseal.web import api, auth
+from inkseal.web import api, auth, pages
 from inkseal.web.messages import ApiError, message, split_reason
 
 log = logging.getLogger("inkseal.web")
@@ -178,4 +179,5 @@ def create_app(source: Inkseal | str | Path | None = None, *, listen_host: str =
     _install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(api.router)
+    pages.install(app)  # the pages, /static, HTML errors on page paths (after the JSON handlers it wraps)
     return app
