@@ -79,3 +79,22 @@ def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (4
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "PNG")
     return buf.getvalue()
+
+
+def valid_body_for(op: dict, spec: dict) -> dict:
+    """httpx arguments carrying a VALID body for the operation, so that only ownership can refuse it."""
+    content = (op.get("requestBody") or {}).get("content") or {}
+    if "application/json" in content:
+        schema = content["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        body = {}
+        for name in schema.get("required", []):
+            prop = schema["properties"][name]
+            body[name] = prop["enum"][0] if "enum" in prop else "x"
+        if "status" in schema.get("properties", {}):
+            body["status"] = "confirmed"  # a step the workflow allows from `new`
+        return {"json": body}
+    if "multipart/form-data" in content:
+        return {"files": {"file": ("a.png", png_bytes(), "image/png")}}
+    return {}

@@ -12,29 +12,10 @@ from pathlib import Path
 from PIL import Image
 
 from h10jobs import desk, receiver, wait_job
-from h9web import accounts_for, attacked_copy, client, png_bytes, user_with_token
+from h9web import accounts_for, valid_body_for, attacked_copy, client, png_bytes, user_with_token
 from inkseal import Inkseal
 
 PASSPHRASE = "a passphrase for the tests"
-
-
-def _body_for(op: dict, spec: dict) -> dict:
-    """A VALID body for the operation (as tests/test_h9_web_authz.py), so that only ownership can refuse it."""
-    content = (op.get("requestBody") or {}).get("content") or {}
-    if "application/json" in content:
-        schema = content["application/json"]["schema"]
-        if "$ref" in schema:
-            schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-        body = {}
-        for name in schema.get("required", []):
-            prop = schema["properties"][name]
-            body[name] = prop["enum"][0] if "enum" in prop else "x"
-        if "status" in schema.get("properties", {}):
-            body["status"] = "confirmed"
-        return {"json": body}
-    if "multipart/form-data" in content:
-        return {"files": {"file": ("a.png", png_bytes(), "image/png")}}
-    return {}
 
 
 def test_other_users_ids_are_404_on_every_path_jobs_and_webhooks_included(app: Inkseal, kodak: list[Path]) -> None:
@@ -58,7 +39,7 @@ def test_other_users_ids_are_404_on_every_path_jobs_and_webhooks_included(app: I
                 continue
             assert set(params) <= set(ids), f"{path}: add an object of user A for {params} to this test"
             for method, op in ops.items():
-                r = b.request(method.upper(), path.format(**ids), **_body_for(op, spec))
+                r = b.request(method.upper(), path.format(**ids), **valid_body_for(op, spec))
                 assert r.status_code == 404, f"{method.upper()} {path} as B: {r.status_code} {r.text[:200]}"
                 assert set(r.json()["error"]) == {"en", "zh"}
                 tried.append(f"{method.upper()} {path}")

@@ -6,28 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from h9web import accounts_for, attacked_copy, client, live_server, png_bytes, user_with_token
+from h9web import accounts_for, valid_body_for, attacked_copy, client, live_server, png_bytes, user_with_token
 from inkseal.registry.jobs import JobStore
 from inkseal import Inkseal
-
-
-def _body_for(op: dict, spec: dict) -> dict:
-    """httpx arguments carrying a VALID body for the operation, so that only ownership can refuse it."""
-    content = (op.get("requestBody") or {}).get("content") or {}
-    if "application/json" in content:
-        schema = content["application/json"]["schema"]
-        if "$ref" in schema:
-            schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-        body = {}
-        for name in schema.get("required", []):
-            prop = schema["properties"][name]
-            body[name] = prop["enum"][0] if "enum" in prop else "x"
-        if "status" in schema.get("properties", {}):
-            body["status"] = "confirmed"  # a step the workflow allows from `new`
-        return {"json": body}
-    if "multipart/form-data" in content:
-        return {"files": {"file": ("a.png", png_bytes(), "image/png")}}
-    return {}
 
 
 def test_other_users_ids_are_404_on_every_path(backend_app: Inkseal, kodak: list[Path]) -> None:
@@ -52,7 +33,7 @@ def test_other_users_ids_are_404_on_every_path(backend_app: Inkseal, kodak: list
             assert set(params) <= set(ids), f"{path}: add an object of user A for {params} to this test"
             url = path.format(**ids)
             for method, op in ops.items():
-                r = b.request(method.upper(), url, **_body_for(op, spec))
+                r = b.request(method.upper(), url, **valid_body_for(op, spec))
                 assert r.status_code == 404, f"{method.upper()} {url} as B: {r.status_code} {r.text[:200]}"
                 assert set(r.json()["error"]) == {"en", "zh"}
                 tried.append(f"{method.upper()} {path}")
