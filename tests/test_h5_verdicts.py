@@ -140,3 +140,22 @@ def test_a_copy_of_one_burst_shot_is_not_also_a_copy_of_its_twin(tmp_path: Path)
         assert "explained_by" not in own[0].extra
     finally:
         app.close()
+
+
+def test_a_registered_file_whose_bytes_are_gone_is_never_a_copy_and_no_crash(tmp_path: Path, kodak: list[Path]) -> None:
+    app = Inkseal.open(tmp_path / "home")
+    try:
+        wid = app.register([kodak[3]], author="a").items[0].work_id
+        sha = app.work(wid).files[0].sha256
+        suspect = np.asarray(Image.open(io.BytesIO(jpeg(rgb(kodak[3]), 60))).convert("RGB"))
+        assert [v.tier for v in app.matcher.match(suspect)] == ["copy"]  # control: found while the bytes exist
+        app.registry.objects.path(sha).unlink()
+        fresh = Inkseal.open(tmp_path / "home")  # no cached pixels
+        try:
+            verdicts = fresh.matcher.match(suspect, keep_non_matches=True)
+            assert verdicts and all(v.tier is None for v in verdicts)
+            assert "missing" in verdicts[0].extra["unchecked"]
+        finally:
+            fresh.close()
+    finally:
+        app.close()

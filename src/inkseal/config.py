@@ -43,7 +43,9 @@ class Settings:
     max_style_bytes: int = 1_000_000
     threads: int = 2
     chromium: str = ""
-    # Vector index backend: faiss-flat (exact, default), faiss-hnsw (approximate + exact re-rank), milvus (URI below).
+    # Vector index backend: faiss-flat (exact, default), faiss-hnsw (approximate + exact re-rank), faiss-ivfpq
+    # (compressed IVF-PQ codes in RAM for large registries, candidates re-ranked exactly from the database; exact flat
+    # below 50k vectors), milvus (URI below).
     index_backend: str = "faiss-flat"
     milvus_uri: str = ""
     # The creator's contact details for takedown notices (Art. 14 信息网络传播权保护条例, 17 U.S.C. §512(c)(3)).

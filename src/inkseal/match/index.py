@@ -15,6 +15,11 @@ passes a share of the base, or on `inkseal index compact`, a new generation is w
 rename, then the pointer file) and the old one deleted. A crash at any point leaves the previous
 generation current, a torn delta record ends the log early, a corrupt file reads as empty: each
 costs a re-sync, never a wrong answer. Writers across processes hold one file lock.
+
+With `index_backend = "faiss-ivfpq"` a large registry's SSCD base is an IVF-PQ index (compressed codes,
+trained from a database sample; index_ivf.py) instead of the flat one; the delta and the watermark work
+the same, and every result is re-scored exactly from the database. Other backends refuse such a base
+(read as unusable: a rebuild, never PQ-estimated scores).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from sqlalchemy import BigInteger, cast, func, select
 
 from inkseal.errors import InksealError
 from inkseal.match import index_delta as delta
+from inkseal.match import index_ivf as ivf
 from inkseal.match.index_ann import HnswCandidates
 from inkseal.match.index_delta import HASH_MOD, HASH_MUL, Watermark
 from inkseal.registry.models import Fingerprint, WorkFile
@@ -74,13 +80,15 @@ def _rows_above(registry: Registry, signal: str, last: int, batch: int = 2000) -
             last = rows[-1][0]
 
 
-BACKENDS = ("faiss-flat", "faiss-hnsw")
+BACKENDS = ("faiss-flat", "faiss-hnsw", "faiss-ivfpq")
 
 
 class SignalIndex:
     def __init__(self, signal: SignalType, directory: Path, backend: str = "faiss-flat") -> None:
         """`backend`: "faiss-flat" searches every vector exactly; "faiss-hnsw" adds an HNSW graph that
-        proposes candidates, re-scored exactly (index_ann.py). Hamming indexes stay exact."""
+        proposes candidates, re-scored exactly (index_ann.py); "faiss-ivfpq" keeps only compressed IVF-PQ
+        codes in RAM once the registry is large and re-scores candidates exactly with vectors read from
+        the database (index_ivf.py). Hamming indexes stay exact."""
         if signal.index_kind not in ("ip", "hamming"):
             raise ValueError(f"signal {signal.name} has no index")
         if backend not in BACKENDS:
@@ -98,6 +106,8 @@ class SignalIndex:
         self._compact_due = False  # a catch-up too big for the delta: written as a new base instead
         self._mark = Watermark(0, 0, 0)
         self.ann = HnswCandidates(signal.dim) if backend == "faiss-hnsw" and signal.index_kind == "ip" else None
+        self.compressed = backend == "faiss-ivfpq" and signal.index_kind == "ip"
+        self._registry: Registry | None = None  # the database the compressed index re-ranks from (set by sync)
 
     # -- files ----------------------------------------------------------------------------------
     @property
@@ -147,6 +157,8 @@ class SignalIndex:
                 try:
                     reader = faiss.read_index if self.signal.index_kind == "ip" else faiss.read_index_binary
                     self.index = reader(str(self.directory / f"{self.signal.name}.{gen}.faiss"))
+                    if ivf.is_ivf(self.index) and not self.compressed:
+                        raise ValueError("a compressed base: its codes cannot give exact scores here")
                     self.generation, self._delta_offset = gen, delta.header_size()
                 except Exception:
                     self.index = self._empty()  # unreadable base: the watermark check re-syncs it all
@@ -240,6 +252,8 @@ class SignalIndex:
     def ids(self) -> np.ndarray:
         if self.index.ntotal == 0:
             return np.zeros(0, dtype=np.int64)
+        if ivf.is_ivf(self.index):
+            return ivf.ids_of(self.index)
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def _apply(self, removes: list[int], add_ids: list[int], add_vectors: list[bytes]) -> None:
@@ -278,6 +292,7 @@ class SignalIndex:
         """Reconcile with the database; returns the number of entries added or removed.
 
         `removed`: fingerprint ids the caller just deleted, so a removal costs no full id diff."""
+        self._registry = registry
         with self._locked():
             self._refresh()
             changed = self._sync_locked(registry, list(removed))
@@ -295,6 +310,11 @@ class SignalIndex:
                 self._record(records, [delta.encode(delta.REMOVE, i) for i in present])
                 changed += len(present)
         want = db_watermark(registry, self.signal.name)
+        if self.compressed and ivf.needs_training(self.index, want.count):
+            # a newly trained compressed index, filled from the database below and written as a new base
+            self.index = ivf.train(registry, self.signal, want.count)
+            self._mark, self._compact_due = Watermark(0, 0, 0), True
+            records.clear()
         if want != self._mark and want.max_id > self._mark.max_id:
             changed += self._add_rows(_rows_above(registry, self.signal.name, self._mark.max_id), records)
         if want != self._mark:
@@ -344,6 +364,7 @@ class SignalIndex:
         return len(extra) + added
 
     def rebuild(self, registry: Registry) -> int:
+        self._registry = registry
         with self._locked():
             self.index, self.generation, self._mark = self._empty(), None, Watermark(0, 0, 0)
             if self.ann is not None:
@@ -360,6 +381,11 @@ class SignalIndex:
         k = min(k, int(self.index.ntotal))
         if self.ann is not None:
             return self.ann.search(self.index, queries, k)
+        if ivf.is_ivf(self.index):
+            if self._registry is None:
+                raise InksealError("the compressed index re-ranks from the database: sync it first / "
+                                   "压缩索引需要先与数据库同步")
+            return ivf.search(self.index, self._registry, self.signal, queries, k)
         return self.index.search(np.ascontiguousarray(queries), k)
 
     def __len__(self) -> int:

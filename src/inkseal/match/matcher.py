@@ -171,11 +171,15 @@ class Matcher:
 
         return self._ref_features.get_or((c.file_id, c.sha256), load)
 
-    def _reference_rgb(self, file_id: int, sha256: str) -> np.ndarray:
+    def _reference_rgb(self, file_id: int, sha256: str) -> np.ndarray | None:
+        """The registered file's pixels; None when its stored bytes are gone (a damaged or partly copied home):
+        such a candidate cannot be checked pixel for pixel, so it is never a copy."""
+        if not self.registry.objects.has(sha256):
+            return None
         return self._ref_pixels.get_or((file_id, sha256), lambda: load_image(
             self.registry.objects.get(sha256), max_pixels=self.max_pixels).rgb)
 
-    def _reference_pixels(self, file_id: int) -> tuple[np.ndarray, dict]:
+    def _reference_pixels(self, file_id: int) -> tuple[np.ndarray | None, dict]:
         # Regions are read afresh: a signed version published since (same size) adds its signature box.
         wf = self.registry.file(file_id)
         regions = dict(wf.regions or {})
@@ -265,7 +269,8 @@ class Matcher:
                 # has none (its affine is a failed keypoint attempt), so it gets no localisation.
                 if v.affine is not None and "keypoint_score" in v.extra:
                     ref_rgb, regions = self._reference_pixels(v.file_id)
-                    v.localisation = localise(rgb, ref_rgb, np.array(v.affine), regions)
+                    if ref_rgb is not None:
+                        v.localisation = localise(rgb, ref_rgb, np.array(v.affine), regions)
         return verdicts if keep_non_matches else [v for v in verdicts if v.tier]
 
     def _one_source_per_area(self, suspect_shape: tuple[int, int], verdicts: list[Verdict],
@@ -280,8 +285,8 @@ class Matcher:
         copies = sorted((v for v in verdicts if v.tier == "copy"), key=_pixel_evidence, reverse=True)
         if len(copies) < 2:
             return
-        areas = {v.file_id: _footprint(suspect_shape, v, self._reference_rgb(v.file_id, shas[v.file_id]).shape[:2])
-                 for v in copies}
+        areas = {v.file_id: _footprint(suspect_shape, v, self._reference_rgb(v.file_id, shas[v.file_id]).shape[:2])  # type: ignore[union-attr]
+                 for v in copies}  # a copy's pixels were read: they are there
         kept: list[Verdict] = []
         for v in copies:
             rivals = [k for k in kept if _shared(areas[k.file_id], areas[v.file_id]) >= SAME_AREA]
@@ -303,6 +308,9 @@ class Matcher:
         if not geo and verdict.cosine < tiers.DERIVATIVE_COSINE:
             return  # neither verified nor similar enough to be an edit: no pixels need reading
         ref_rgb = self._reference_rgb(verdict.file_id, sha256)
+        if ref_rgb is None:
+            verdict.extra["unchecked"] = "the registered file's stored bytes are missing / 已登记文件的存储内容缺失"
+            return
         agreement = None
         if verdict.affine is not None:
             agreement = measure(rgb, ref_rgb, np.array(verdict.affine))
