@@ -174,10 +174,11 @@ class Matcher:
     def _reference_rgb(self, file_id: int, sha256: str) -> np.ndarray | None:
         """The registered file's pixels; None when its stored bytes are gone (a damaged or partly copied home):
         such a candidate cannot be checked pixel for pixel, so it is never a copy."""
-        if not self.registry.objects.has(sha256):
-            return None
-        return self._ref_pixels.get_or((file_id, sha256), lambda: load_image(
-            self.registry.objects.get(sha256), max_pixels=self.max_pixels).rgb)
+        try:
+            return self._ref_pixels.get_or((file_id, sha256), lambda: load_image(
+                self.registry.objects.get(sha256), max_pixels=self.max_pixels).rgb)
+        except FileNotFoundError:
+            return None  # not cached: bytes put back later are read then
 
     def _reference_pixels(self, file_id: int) -> tuple[np.ndarray | None, dict]:
         # Regions are read afresh: a signed version published since (same size) adds its signature box.
@@ -350,8 +351,7 @@ FOOTPRINT_SIDE = 64
 
 
 def _pixel_evidence(v: Verdict) -> float:
-    a = v.extra.get("agreement") or {}
-    return max(float(a.get("fine_ncc", 0.0)), float(a.get("region_ncc", 0.0)) - (tiers.PASTE_REGION_NCC - tiers.COPY_FINE_NCC))
+    return tiers.pixel_evidence(v.extra.get("agreement"))
 
 
 def _footprint(suspect_shape: tuple[int, int], v: Verdict, ref_shape: tuple[int, int]) -> np.ndarray:

@@ -37,15 +37,19 @@ DERIVATIVE_COSINE = 0.6
 DERIVATIVE_LAYOUT = 0.93
 
 
-def pixel_statistic(agreement: Agreement | dict | None) -> float:
-    """One number for the pixel evidence (0 when none was measured): agreement at full detail, over
-    the whole overlap or (shifted onto the same scale, so both thresholds meet) over a pasted region,
-    in Fisher's z (atanh) so that 0.95 and 0.99 are told apart as far as 0.5 and 0.8 are."""
-    if agreement is None:
+def pixel_evidence(agreement: Agreement | dict | None) -> float:
+    """One number for the pixel evidence (0 when none was measured): agreement at full detail, over the
+    whole overlap or (shifted onto the same scale, so both thresholds meet) over a pasted region."""
+    if not agreement:
         return 0.0
     d = agreement if isinstance(agreement, dict) else agreement.as_dict()
-    r = max(0.0, float(d["fine_ncc"]), float(d.get("region_ncc", 0.0)) - (PASTE_REGION_NCC - COPY_FINE_NCC))
-    return float(np.arctanh(min(r, 0.999)))
+    return max(0.0, float(d["fine_ncc"]), float(d.get("region_ncc", 0.0)) - (PASTE_REGION_NCC - COPY_FINE_NCC))
+
+
+def pixel_statistic(agreement: Agreement | dict | None) -> float:
+    """pixel_evidence in Fisher's z (atanh), so that 0.95 and 0.99 are told apart as far as 0.5 and 0.8 are:
+    the scale the pixel tail is fitted on."""
+    return float(np.arctanh(min(pixel_evidence(agreement), 0.999)))
 
 
 def pixel_margin(agreement: Agreement) -> float:

@@ -204,6 +204,15 @@ def delete_work(scope: Scope, work_id: Id) -> Response:
     return Response(status_code=204)
 
 
+def jpeg_thumb(data: bytes, max_pixels: int, px: int = THUMB_PX) -> bytes:
+    """A JPEG at most `px` on a side (the stored picture is decoded under the same limits as a registration)."""
+    im = Image.fromarray(load_image(data, max_pixels=max_pixels).rgb)
+    im.thumbnail((px, px))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
 @router.get("/works/{work_id}/files/{file_id}/image", summary="A file's bytes, or a thumbnail",
             response_class=Response)
 def file_image(scope: Scope, work_id: Id, file_id: Id,
@@ -211,12 +220,7 @@ def file_image(scope: Scope, work_id: Id, file_id: Id,
     wf = scope.file(work_id, file_id)
     data = scope.ink.registry.objects.get(wf.sha256)
     if size == "thumb":
-        rgb = load_image(data, max_pixels=scope.ink.settings.max_pixels).rgb
-        im = Image.fromarray(rgb)
-        im.thumbnail((THUMB_PX, THUMB_PX))
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=85)
-        return Response(buf.getvalue(), media_type="image/jpeg")
+        return Response(jpeg_thumb(data, scope.ink.settings.max_pixels), media_type="image/jpeg")
     return Response(data, media_type=CONTENT_TYPES.get(wf.format.upper(), "application/octet-stream"),
                     headers={"Content-Disposition": f'inline; filename="work{work_id}-file{file_id}"'})
 

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from PIL import Image
 
 from inkseal.cli import _verdict_line
 from inkseal.errors import InksealError
@@ -26,14 +25,6 @@ from inkseal.web.scope import UserScope
 router = APIRouter(include_in_schema=False)
 DECISIONS = ("confirmed", "ignored", "whitelisted")
 INBOX_LIMIT = 200
-
-
-def jpeg_thumb(data: bytes, max_pixels: int, px: int = api.THUMB_PX) -> bytes:
-    im = Image.fromarray(load_image(data, max_pixels=max_pixels).rgb)
-    im.thumbnail((px, px))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=85)
-    return buf.getvalue()
 
 
 def match_view(m: Match, lang: str) -> dict:
@@ -91,7 +82,7 @@ def suspect_image(request: Request, user: PageUser, match_id: api.Id,
     m = scope.match(match_id)
     data = scope.ink.registry.objects.get(m.suspect.sha256)
     if size == "thumb":
-        return Response(jpeg_thumb(data, scope.ink.settings.max_pixels), media_type="image/jpeg")
+        return Response(api.jpeg_thumb(data, scope.ink.settings.max_pixels), media_type="image/jpeg")
     fmt = load_image(data, max_pixels=scope.ink.settings.max_pixels).format
     return Response(data, media_type=api.CONTENT_TYPES.get(fmt.upper(), "application/octet-stream"))
 
