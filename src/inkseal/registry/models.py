@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -77,6 +77,17 @@ class Fingerprint(Base):
     variant: Mapped[str] = mapped_column(String(40), default="full")
     data: Mapped[bytes] = mapped_column(LargeBinary)
     file: Mapped[WorkFile] = relationship(back_populates="fingerprints")
+
+
+class FingerprintMark(Base):
+    """How many fingerprints of one signal there are and a checksum of their ids: the indexes'
+    watermark (inkseal.match.index_delta.Watermark), kept by database triggers on `fingerprints`
+    (migration 0009) in the same transaction as each insert or delete, so reading it is one lookup."""
+
+    __tablename__ = "fingerprint_marks"
+    signal: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    checksum: Mapped[int] = mapped_column(BigInteger)
 
 
 class Scan(Base):
