@@ -75,7 +75,9 @@ def test_saved_page_items_have_page_context_and_clear_errors(saved_page: Path) -
     for i in ok:
         assert i.page_url == "https://news.example.com/a/1.html" and i.location["page_title"] == "An article"
     a = next(i for i in ok if i.location["ref"].endswith("a.jpg"))
-    assert a.source == "https://news.example.com/a/page_files/a.jpg"  # the image's own URL
+    # The page says where it was saved from, but not where this picture came from: it is named by its
+    # local file, never by the local folder appended to the page's host (a URL that never existed).
+    assert a.source == "page_files/a.jpg" and "image_url" not in a.location
     assert any("not saved with the page" in e for e in bad.values())
     assert any("outside the page's folder" in e for e in bad.values())
     assert any("base64" in e for e in bad.values()) or any(i.data == b"" for i in items)

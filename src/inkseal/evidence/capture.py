@@ -7,8 +7,10 @@ the browser's full-page screenshot and rendered DOM, the saved page's HTML, the 
 The pack copies them under suspect/, draws the screenshot with the copy outlined, and records
 two checks that `evidence verify` re-runs offline from the pack's own files:
 
-    warc        the WARC record parses, names the suspect's URL, and its payload is the suspect's
-                exact bytes (SHA-256)
+    warc        the WARC parses, its response for the suspect's URL (redirects followed) holds the
+                suspect's exact bytes (SHA-256), and it has a record of the page the suspect was
+                found on; records the capture's size caps cut or left out are named
+                (a scan's own captures: see inkseal.match.sources.warcwrite)
     screenshot  the screenshot, at the box the browser reported for the image, shows the suspect
                 (normalised cross-correlation of the two, in grey, at the box's size)
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
+from urllib.parse import urljoin
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -91,18 +94,52 @@ def check_screenshot(shot_png: bytes, suspect_rgb: np.ndarray, box: list[float] 
     return ncc >= SCREENSHOT_NCC, f"the page showed the suspect at {box} (agreement {ncc:.3f}, needs {SCREENSHOT_NCC})"
 
 
-def check_warc(record: bytes, suspect_sha256: str, source: str) -> tuple[bool, str]:
+MAX_WARC_RECORDS = 1_000  # a capture holds a page, a picture, their redirects, a screenshot: a few dozen at most
+MAX_REDIRECT_HOPS = 5
+
+
+def check_warc(record: bytes, suspect_sha256: str, source: str, page_url: str | None = None) -> tuple[bool, str]:
+    """The WARC (one record copied from an archive, or a scan's capture of a page and its picture)
+    parses; the response (or resource) for the suspect's URL - redirects followed within the WARC -
+    holds exactly the suspect's bytes (SHA-256); and when `page_url` is given (and differs), a
+    response record names the page. Records cut or left out by the capture's size caps are named."""
     from warcio.archiveiterator import ArchiveIterator
 
+    payloads: dict[str, tuple[str, str, str | None]] = {}  # URI -> (sha256, HTTP status, Location)
+    cut: list[str] = []
     try:
-        rec = next(r for r in ArchiveIterator(io.BytesIO(record)) if r.rec_type in ("response", "resource"))
-        uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
-        digest = hashlib.sha256(rec.content_stream().read()).hexdigest()
+        for n, rec in enumerate(ArchiveIterator(io.BytesIO(record))):
+            if n >= MAX_WARC_RECORDS:
+                return False, f"WARC holds over {MAX_WARC_RECORDS:,} records: not a capture"
+            if rec.rec_type == "metadata":
+                cut += [line for line in rec.content_stream().read(1 << 16).decode("utf-8", "replace").splitlines()[1:]
+                        if line]
+                continue
+            if rec.rec_type not in ("response", "resource"):
+                continue
+            uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+            status = rec.http_headers.get_statuscode() if rec.http_headers else "200"
+            location = rec.http_headers.get_header("Location") if rec.http_headers else None
+            if rec.rec_headers.get_header("WARC-Truncated"):
+                cut.append(f"{uri}: payload truncated ({rec.rec_headers.get_header('WARC-Truncated')})")
+            payloads.setdefault(uri, (hashlib.sha256(rec.content_stream().read()).hexdigest(), status or "", location))
     except Exception as exc:  # noqa: BLE001 - a damaged record is a failed check, named
-        return False, f"WARC record unreadable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-    ok = digest == suspect_sha256 and uri == source
-    return ok, (f"record for {uri}, payload SHA-256 {digest[:16]}… "
-                + ("= the suspect" if ok else f"≠ the suspect {suspect_sha256[:16]}… or URL ≠ {source}"))
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        return False, f"WARC record unreadable: {first}"
+    uri, hops = source, 0
+    while uri in payloads and payloads[uri][1][:1] == "3" and payloads[uri][2] and hops < MAX_REDIRECT_HOPS:
+        uri, hops = urljoin(uri, payloads[uri][2]), hops + 1  # type: ignore[type-var]
+    left_out = f"; left out or cut: {'; '.join(cut)}" if cut else ""
+    if uri not in payloads:
+        return False, f"no record for {source} in the WARC{left_out}"
+    digest = payloads[uri][0]
+    via = f" (redirected to {uri})" if uri != source else ""
+    if digest != suspect_sha256:
+        return False, f"record for {source}{via}: payload SHA-256 {digest[:16]}… ≠ the suspect {suspect_sha256[:16]}…"
+    if page_url and page_url != source and page_url not in payloads:
+        return False, f"record for {source}{via} = the suspect, but no record of the page {page_url}{left_out}"
+    page = f", with the page {page_url}" if page_url and page_url != source else ""
+    return True, f"record for {source}{via}, payload SHA-256 {digest[:16]}… = the suspect{page}{left_out}"
 
 
 CAPTURE_FILES = ("figure_page", "page_screenshot", "page_rendered_html", "page_html", "warc_record")
@@ -142,9 +179,10 @@ def collect_capture(app: EvidenceContext, s: Any, suspect_rgb: np.ndarray, root:
             if ok:  # only a check that holds now is one the verifier must see hold again
                 checks.append("screenshot")
     if "warc_record" in blobs:
-        ok, detail = check_warc(blobs["warc_record"], s.sha256, s.source)
+        ok, detail = check_warc(blobs["warc_record"], s.sha256, s.source, s.page_url)
         notes.append(detail)
-        notes_zh.append("WARC 记录的网址与内容与被控图片一致（SHA-256）" if ok else "WARC 记录与被控图片不一致")
+        notes_zh.append(("WARC 记录的网址与内容与被控图片一致（SHA-256）" if ok else "WARC 记录与被控图片不一致")
+                        + ("；为控制证据包大小，部分内容已截断或略去，记录中已注明" if "left out or cut" in detail else ""))
         if ok:
             checks.append("warc")
     return {"checks": checks, "notes": notes, "notes_zh": notes_zh, "box": box, "page_title": (s.location or {}).get("page_title")}

@@ -315,7 +315,7 @@ def _check_capture(member, evidence: dict, files: dict, c: dict) -> None:  # typ
                                                        (evidence.get("capture") or {}).get("box"))
         if "warc" in wanted:
             c["warc"] = capture.check_warc(member(files.get("warc_record")).read_bytes(), suspect.get("sha256", ""),
-                                           suspect.get("source", ""))
+                                           suspect.get("source", ""), suspect.get("page_url"))
     except Exception as exc:  # noqa: BLE001 - a missing or broken file is a failed check, named
         for name in wanted:
             c[name] = (False, f"cannot check: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")

@@ -9,8 +9,16 @@ backgrounds, and their place on the rendered page. One visit yields:
   its box on the screenshot, natural size and alt text;
 - the exact bytes the browser received for each of them (from the network responses, capped at
   max_bytes), so the suspect is what was served, not a later re-download;
+- pictures the rendered page names but did not show (lazy attributes no script swapped in,
+  `<noscript>` fallbacks, `og:image`, JSON state in scripts: `html.parse_page` on the rendered DOM),
+  fetched by inkseal's fetcher;
 - last, the screenshot itself as a suspect, for pictures no image list holds (canvas, iframes,
   blob: URLs); the scan keeps from it only works not already found on the page.
+
+Before collecting, the page is scrolled to the bottom in viewport steps (bounded: MAX_SCROLL_PX and
+MAX_SCROLL_S) so that lazy loaders fire, then back to the top for the screenshot. Each item carries a
+WARC (`warcwrite`) of the page's and its picture's exchanges as served, plus the screenshot as a
+resource record.
 
 The screenshot and the rendered DOM travel with each item as attachments; the scan keeps them in
 the object store when the item matches, and the evidence pack shows the screenshot with the copy
@@ -38,9 +46,11 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 from inkseal.match.sources.base import SuspectItem
-from inkseal.match.sources.fetch import REDIRECT_CODES, Fetcher, FetchError, Refused
-from inkseal.match.sources.html import _abbrev, decode_data_uri
+from inkseal.match.sources.fetch import REDIRECT_CODES, Fetcher, FetchError, Refused, looks_like_html
+from inkseal.match.sources.html import _abbrev, decode_data_uri, parse_page
 from inkseal.match.sources.netpolicy import RefusedAddress, ResolveError
+from inkseal.match.sources.pictures import refused_scheme
+from inkseal.match.sources.warcwrite import Exchange, page_warc, picture_warc
 
 MAX_REFUSALS_LISTED = 20
 FORWARDED = ("user-agent", "accept", "accept-language", "referer")  # request headers passed on from Chromium
@@ -48,6 +58,23 @@ NOT_REPLAYED = {"content-encoding", "content-length", "transfer-encoding", "conn
 MAX_SHOT_HEIGHT = 20_000
 VIEWPORT = {"width": 1280, "height": 900}
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome", "headless_shell")
+MAX_SCROLL_PX = 2 * MAX_SHOT_HEIGHT  # an endless page is scrolled this far, no further
+MAX_SCROLL_S = 8.0
+NOT_PICTURES = ("text/css", "text/javascript", "application/javascript", "application/json", "font/", "video/",
+                "audio/", "application/wasm")
+MAX_KEPT_EXCHANGES = 2_000  # requests of one page kept for its WARC (documents, pictures, redirects)
+
+# Scrolls the page down one viewport at a time, two animation frames per step (what scroll-driven and
+# IntersectionObserver lazy loaders react to), within a distance and time budget; then back to the top.
+_SCROLL_JS = """async ([maxPx, maxMs]) => {
+  const start = Date.now(); const step = Math.max(200, window.innerHeight - 100); let y = 0, steps = 0;
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  while (y < Math.min(document.documentElement.scrollHeight, maxPx) && Date.now() - start < maxMs) {
+    y += step; window.scrollTo(0, y); steps++; await frame();
+  }
+  window.scrollTo(0, 0); await frame();
+  return {steps, bottom: y, height: document.documentElement.scrollHeight, ms: Date.now() - start};
+}"""
 
 # Runs in the page: every displayed <img> (currentSrc, so srcset choices count) and every visible
 # element with a CSS background image, in document order, with boxes in page coordinates.
@@ -111,6 +138,9 @@ class PageCapture:
     refused: dict[str, str] = field(default_factory=dict)  # url -> one-line reason (network policy)
     failed: dict[str, str] = field(default_factory=dict)  # url -> why inkseal's fetch of it failed
     truncated: list[str] = field(default_factory=list)  # one line per page limit the capture ran into
+    exchanges: dict[str, Exchange] = field(default_factory=dict)  # URL -> its first exchange (for the WARC)
+    navigation: str = ""  # the URL the page was opened at (its exchange starts the page's redirect chain)
+    scrolled: dict[str, Any] = field(default_factory=dict)
 
 
 class _RequestGuard:
@@ -123,6 +153,7 @@ class _RequestGuard:
         self.refused: dict[str, str] = {}
         self.failed: dict[str, str] = {}
         self.navigation_error: str | None = None  # why the user's URL itself could not be fetched
+        self.exchanges: dict[str, Exchange] = {}
 
     def _found_on(self, request: Any) -> str | None:
         if not self.started:  # a fresh context's first request is the navigation to the user's URL
@@ -163,8 +194,9 @@ class _RequestGuard:
             route.continue_()
             return
         headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED}
+        got: list[Exchange] = []
         try:
-            status, resp_headers, body = self.fetcher.get_one(target, found_on, headers)
+            status, resp_headers, body = self.fetcher.get_one(target, found_on, headers, exchanges=got)
         except FetchError as exc:
             (self.refused if isinstance(exc, Refused) else self.failed)[target] = str(exc)
             if found_on is None:
@@ -174,6 +206,10 @@ class _RequestGuard:
         location = resp_headers.get("location")
         if status in REDIRECT_CODES and location:
             self.redirected_from[urljoin(target, location)] = target
+        kind = resp_headers.get("content-type", "").lower()
+        if got and len(self.exchanges) < MAX_KEPT_EXCHANGES and target not in self.exchanges and (
+                found_on is None or not kind.startswith(NOT_PICTURES)):
+            self.exchanges[target] = got[0]  # what a WARC of the page and its pictures needs (a type may lie)
         route.fulfill(status=status, body=body,
                       headers={k: v for k, v in resp_headers.items() if k.lower() not in NOT_REPLAYED})
 
@@ -233,6 +269,11 @@ class PageBrowser:
                 if guard.navigation_error:  # inkseal's own reason, not Chromium's "net::ERR_FAILED"
                     raise RuntimeError(guard.navigation_error) from None
                 raise
+            scrolled: dict[str, Any] = {}
+            try:  # lazy loaders fire on scroll; a page that blocks scripting is captured as it is
+                scrolled = page.evaluate(_SCROLL_JS, [MAX_SCROLL_PX, MAX_SCROLL_S * 1000])
+            except Exception:  # noqa: BLE001
+                pass
             try:  # lazy images and late scripts: give the network a moment to settle, never forever
                 page.wait_for_load_state("networkidle", timeout=min(self.timeout_ms, 5000))
             except Exception:  # noqa: BLE001 - a page that never goes idle is still captured as it is
@@ -268,7 +309,8 @@ class PageBrowser:
                                status=resp.status if resp else None, captured_at=datetime.now(UTC),
                                screenshot=shot, rendered_html=page.content().encode("utf-8"), images=images,
                                bodies=bodies, oversize=oversize, page_size=(int(size[0]), int(size[1])),
-                               refused=guard.refused, failed=guard.failed, truncated=truncated)
+                               refused=guard.refused, failed=guard.failed, truncated=truncated,
+                               exchanges=guard.exchanges, navigation=url, scrolled=scrolled or {})
         finally:
             ctx.close()
 
@@ -295,35 +337,25 @@ def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
         yield SuspectItem(kind="url", source=url, error=f"HTTP {cap.status}")
         return
     attachments = {"page_screenshot": cap.screenshot, "page_rendered_html": cap.rendered_html}
-    if not cap.images and cap.final_url in cap.bodies:  # the URL was an image itself
+    shot = (cap.screenshot, cap.captured_at)
+    direct = not cap.images and cap.final_url in cap.bodies  # the URL was an image itself
+    page_part, page_notes = (b"", []) if direct else page_warc(cap.final_url, _chain(cap, cap.navigation))
+
+    def warc(src: str, exchanges: list[Exchange] | None = None) -> dict[str, bytes]:
+        """The page's attachments plus this picture's WARC (none when nothing was fetched for it)."""
+        chain = exchanges if exchanges is not None else _chain(cap, src)
+        if not chain and src != f"{cap.final_url}#page-screenshot":
+            return attachments
+        record = picture_warc(b"", [], None, chain) if direct else \
+            picture_warc(page_part, page_notes, cap.final_url, chain, shot)
+        return attachments | {"warc_record": record}
+
+    if direct:
         cap.images = [{"src": cap.final_url, "box": None, "natural": None, "alt": None, "dom_path": None, "via": "url"}]
     seen: set[str] = set()
-    for order, img in enumerate(cap.images):
-        src = img["src"]
-        if src in seen:  # the same image shown twice is one suspect; the first place is recorded
-            continue
-        seen.add(src)
-        loc = {"page_title": cap.title, "dom_path": img["dom_path"], "order": order, "alt": img["alt"],
-               "box": [round(v, 1) for v in img["box"]] if img["box"] else None, "natural_size": img["natural"],
-               "shown_via": img["via"], "requested": url, "browser": os.path.basename(browser.executable),
-               "page_size": list(cap.page_size)}
-        item = SuspectItem(kind="url", source=_abbrev(src),
-                           page_url=cap.final_url, location=loc, captured_at=cap.captured_at,
-                           attachments=attachments)
-        if src in cap.bodies:
-            item.data, loc["content_type"] = cap.bodies[src]
-        elif src.startswith("data:"):
-            try:
-                item.data = decode_data_uri(src)
-            except ValueError as exc:
-                item.error = str(exc)
-        elif src in cap.oversize:
-            item.error = f"too large: {cap.oversize[src]:,} bytes"
-        elif src in cap.refused or src in cap.failed:
-            item.error = cap.refused.get(src) or cap.failed[src]
-        else:
-            item.error = "the browser did not receive this image (blocked, failed or evicted)"
-        yield item
+    yield from _shown_items(cap, url, browser, seen, warc)
+    if not direct:
+        yield from _markup_items(cap, url, browser, seen, warc)
     # Requests the policy refused that no image item reported (scripts, frames, a picture never shown).
     others = [u for u in cap.refused if u not in seen]
     for u in others[:MAX_REFUSALS_LISTED]:
@@ -340,6 +372,91 @@ def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
     # Last, the page as it looked: pictures drawn on a canvas, shown in an iframe or from a blob: URL are
     # in no image list, but they are on the screenshot. The scan drops works already found on this page.
     yield SuspectItem(kind="url", source=f"{cap.final_url}#page-screenshot", page_url=cap.final_url,
-                      data=cap.screenshot, captured_at=cap.captured_at, attachments=attachments,
+                      data=cap.screenshot, captured_at=cap.captured_at,
+                      attachments=warc(f"{cap.final_url}#page-screenshot", []),
                       location={"page_title": cap.title, "shown_via": "page-screenshot", "requested": url,
-                                "browser": os.path.basename(browser.executable), "page_size": list(cap.page_size)})
+                                "browser": os.path.basename(browser.executable), "page_size": list(cap.page_size),
+                                "scrolled": cap.scrolled})
+
+
+def _chain(cap: PageCapture, url: str) -> list[Exchange]:
+    """The exchanges that fetched `url`: its redirect hops in order, then the answer."""
+    out: list[Exchange] = []
+    while url in cap.exchanges and len(out) <= 5 and all(ex.url != url for ex in out):
+        ex = cap.exchanges[url]
+        out.append(ex)
+        location = next((v for k, v in ex.response_headers if k.lower() == "location"), None)
+        if ex.status not in REDIRECT_CODES or not location:
+            break
+        url = urljoin(url, location)
+    return out
+
+
+def _shown_items(cap: PageCapture, url: str, browser: PageBrowser, seen: set[str],
+                 warc: Any) -> Iterator[SuspectItem]:
+    """The pictures the page displayed, with their boxes and the bytes the browser received."""
+    for order, img in enumerate(cap.images):
+        src = img["src"]
+        if src in seen:  # the same image shown twice is one suspect; the first place is recorded
+            continue
+        seen.add(src)
+        loc = {"page_title": cap.title, "dom_path": img["dom_path"], "order": order, "alt": img["alt"],
+               "box": [round(v, 1) for v in img["box"]] if img["box"] else None, "natural_size": img["natural"],
+               "shown_via": img["via"], "how": img["via"], "requested": url,
+               "browser": os.path.basename(browser.executable), "page_size": list(cap.page_size)}
+        item = SuspectItem(kind="url", source=_abbrev(src), page_url=cap.final_url, location=loc,
+                           captured_at=cap.captured_at, attachments=warc(src) if src in cap.bodies else warc(""))
+        if src in cap.bodies:
+            item.data, loc["content_type"] = cap.bodies[src]
+        elif src.startswith("data:"):
+            try:
+                item.data = decode_data_uri(src)
+            except ValueError as exc:
+                item.error = str(exc)
+        elif src in cap.oversize:
+            item.error = f"too large: {cap.oversize[src]:,} bytes"
+        elif src in cap.refused or src in cap.failed:
+            item.error = cap.refused.get(src) or cap.failed[src]
+        else:
+            item.error = "the browser did not receive this image (blocked, failed or evicted)"
+        yield item
+
+
+def _markup_items(cap: PageCapture, url: str, browser: PageBrowser, seen: set[str],
+                  warc: Any) -> Iterator[SuspectItem]:
+    """Pictures the rendered page names but did not show (a lazy attribute no script swapped in, a
+    <noscript> fallback, og:image, JSON state), fetched through inkseal's fetcher like a plain scan."""
+    page = parse_page(cap.rendered_html.decode("utf-8", errors="replace"), base_url=cap.final_url,
+                      limits=browser.fetcher.limits)
+    for ref in page.images:
+        if ref.url.startswith("data:"):
+            continue  # an inline picture the page did not show: nothing was served, nothing to capture
+        loc = {"page_title": cap.title, "dom_path": ref.dom_path, "order": ref.order, "alt": ref.alt,
+               "shown_via": "markup", "how": ref.how, "ref": ref.url[:200], "requested": url,
+               "browser": os.path.basename(browser.executable)}
+        if (scheme := refused_scheme(ref.url)) is not None:
+            if ref.url not in seen:
+                seen.add(ref.url)
+                yield SuspectItem(kind="url", source=_abbrev(ref.url)[:200], page_url=cap.final_url, location=loc,
+                                  error=f"not fetched: a {scheme} URL in {ref.how}")
+            continue
+        try:
+            absolute = urljoin(cap.final_url, ref.url)
+        except ValueError:
+            continue
+        if absolute in seen:
+            continue
+        seen.add(absolute)
+        item = SuspectItem(kind="url", source=absolute, page_url=cap.final_url, location=loc)
+        exchanges: list[Exchange] = []
+        try:
+            data, ctype, _final = browser.fetcher.get(absolute, found_on=cap.final_url, exchanges=exchanges)
+            item.captured_at = datetime.now(UTC)
+            loc["content_type"] = ctype
+            if looks_like_html(data):
+                item.error = f"HTML where an image was expected (served as {ctype or 'no content type'})"
+            else:
+                item.data, item.attachments = data, warc(absolute, exchanges)
+        except FetchError as exc:
+            item.error = str(exc)
+        yield item

@@ -10,6 +10,7 @@ through the same fetcher (`PageBrowser`), so one policy and one set of limits ho
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlparse
 
 import httpcore
@@ -20,6 +21,7 @@ from inkseal.config import Settings
 from inkseal.match.sources.html import PageLimits, _abbrev
 from inkseal.match.sources.netpolicy import (Deadline, NetPolicy, PinnedBackend, PinnedTransport, RefusedAddress,
                                              ResolveError, Resolver)
+from inkseal.match.sources.warcwrite import Exchange
 
 MAX_REDIRECTS = 5
 REDIRECT_CODES = {301, 302, 303, 307, 308}
@@ -57,12 +59,14 @@ class Fetcher:
                    deadline_s=settings.http_deadline_s, allow_private=settings.allow_private_addresses,
                    limits=PageLimits.from_settings(settings), **seams)  # type: ignore[arg-type]
 
-    def get(self, url: str, found_on: str | None = None) -> tuple[bytes, str, str]:
+    def get(self, url: str, found_on: str | None = None, *,
+            exchanges: list[Exchange] | None = None) -> tuple[bytes, str, str]:
         """Returns (body, content type, final URL) or raises FetchError with a one-line reason.
-        `found_on`: the page the URL was found on; None when the user named it."""
+        `found_on`: the page the URL was found on; None when the user named it. `exchanges`: each
+        request and response (redirect hops too) is appended there, for the WARC capture."""
         with self._fetch(url):
             for _hop in range(MAX_REDIRECTS + 1):
-                status, headers, body = self._exchange(url, found_on, error_body=False)
+                status, headers, body = self._exchange(url, found_on, error_body=False, exchanges=exchanges)
                 location = headers.get("location")
                 if status in REDIRECT_CODES and location:
                     # The redirect's target was chosen by the server: it is checked as found there.
@@ -71,12 +75,13 @@ class Fetcher:
                 return body, headers.get("content-type", ""), url
             raise FetchError(f"too many redirects (over {MAX_REDIRECTS})")
 
-    def get_one(self, url: str, found_on: str | None, headers: dict[str, str] | None = None
-                ) -> tuple[int, httpx.Headers, bytes]:
+    def get_one(self, url: str, found_on: str | None, headers: dict[str, str] | None = None, *,
+                exchanges: list[Exchange] | None = None) -> tuple[int, httpx.Headers, bytes]:
         """One request, redirects not followed, error bodies kept: what a browser asked for. A
         redirect's target is checked here, as found on `url`."""
         with self._fetch(url):
-            status, resp_headers, body = self._exchange(url, found_on, error_body=True, headers=headers)
+            status, resp_headers, body = self._exchange(url, found_on, error_body=True, headers=headers,
+                                                        exchanges=exchanges)
             location = resp_headers.get("location")
             if status in REDIRECT_CODES and location:
                 self.policy.check(urljoin(url, location), url)
@@ -85,17 +90,24 @@ class Fetcher:
     def _fetch(self, url: str) -> _Guard:
         return _Guard(self, url)
 
-    def _exchange(self, url: str, found_on: str | None, *, error_body: bool,
-                  headers: dict[str, str] | None = None) -> tuple[int, httpx.Headers, bytes]:
+    def _exchange(self, url: str, found_on: str | None, *, error_body: bool, headers: dict[str, str] | None = None,
+                  exchanges: list[Exchange] | None = None) -> tuple[int, httpx.Headers, bytes]:
         if urlparse(url).scheme not in ("http", "https"):
             raise FetchError(f"unsupported URL scheme: {_abbrev(url)[:120]}")
         self.policy.check(url, found_on)
         with self.client.stream("GET", url, headers=headers) as resp:
+            at = datetime.now(UTC)
             if resp.status_code in REDIRECT_CODES:
-                return resp.status_code, resp.headers, b""
-            if resp.status_code >= 400 and not error_body:
+                body = b""
+            elif resp.status_code >= 400 and not error_body:
                 raise FetchError(f"HTTP {resp.status_code}")
-            return resp.status_code, resp.headers, self._read(resp)
+            else:
+                body = self._read(resp)
+            if exchanges is not None:
+                exchanges.append(Exchange(url, list(resp.request.headers.multi_items()), resp.status_code,
+                                          resp.reason_phrase, list(resp.headers.multi_items()), body, at,
+                                          resp.http_version or "HTTP/1.1"))
+            return resp.status_code, resp.headers, body
 
     def _read(self, resp: httpx.Response) -> bytes:
         declared = resp.headers.get("content-length")
