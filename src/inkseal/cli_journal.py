@@ -147,27 +147,40 @@ def keys_rotate(pass_file: PassFile = None) -> None:
 
 
 @journal_app.command("import")
-def journal_import(paths: list[Path], work: Annotated[int | None, typer.Option(help="Attach the entries to this work.")] = None,
+def journal_import(paths: Annotated[list[Path] | None, typer.Argument(help="Images or folders.")] = None,
+                   work: Annotated[int | None, typer.Option(help="Attach the entries to this work.")] = None,
+                   reparse: Annotated[bool, typer.Option("--reparse", help="Re-read the metadata already journaled "
+                                                         "(stored raw, or the files given) with the current importers; "
+                                                         "what they now read is appended as new entries citing the "
+                                                         "old ones (signed entries never change).")] = False,
                    pass_file: PassFile = None, as_json: JsonOpt = False) -> None:
     """Journal images and the generation parameters they carry (any supported tool)."""
+    if not paths and not reparse:
+        _fail("give images or folders to import (or --reparse) / 请指定要导入的图片或文件夹", code=2)
     ink = state.app()
     pw = passphrase(pass_file, required=False)
     try:
         with _progress() as bar:
             task = bar.add_task("journal", total=None)
-            items = ink.journal.import_paths(paths, work_id=work, passphrase=pw, on_item=lambda _i: bar.advance(task))
+            if reparse:
+                items = ink.journal.reparse(paths or [], passphrase=pw, on_item=lambda _i: bar.advance(task))
+            else:
+                items = ink.journal.import_paths(paths or [], work_id=work, passphrase=pw,
+                                                 on_item=lambda _i: bar.advance(task))
     except InksealError as exc:
         _fail(str(exc))
     if as_json:
         _emit([i.__dict__ for i in items])
     else:
-        for i in items:
+        from inkseal.journal.showgen import safe
+
+        for i in items:  # tool names and messages quote the file (a C2PA generator, a label's producer)
             if i.error:
-                err.print(f"{i.path}: {i.error}", highlight=False)
+                err.print(safe(f"{i.path}: {i.error}"), highlight=False)
             else:
-                what = ", ".join(i.tools) if i.tools else (i.message or "")
+                what = (i.message if reparse else None) or (", ".join(i.tools) if i.tools else (i.message or ""))
                 seqs = ", ".join(f"#{s}" for s in i.entries)
-                out.print(f"{i.path}: {what} {seqs}".rstrip(), highlight=False)
+                out.print(safe(f"{i.path}: {what} {seqs}".rstrip()), highlight=False)
     if any(i.error for i in items):
         raise typer.Exit(1)
 
@@ -376,11 +389,51 @@ def journal_list(work: Annotated[int | None, typer.Option()] = None, as_json: Js
     if as_json:
         _emit(entries)
         return
-    for e in entries:
+    from inkseal.journal.showgen import safe
+
+    for e in entries:  # tool and file names come from the files: shown inert
         d = e["data"]
         what = d.get("generation", {}).get("tool") if e["kind"] == "generation" else d.get("action", "")
-        out.print(f"#{e['seq']:<4} {e['time']}  {e['kind']:<10} work {e['work_id']}  {what or ''}  {d.get('file_name', '')}",
-                  highlight=False)
+        again = "  (re-read / 重新解析)" if d.get("reparse_of") else ""
+        out.print(f"#{e['seq']:<4} {e['time']}  {e['kind']:<10} work {e['work_id']}  {safe(what or '')}  "
+                  f"{safe(d.get('file_name', ''))}{again}", highlight=False)
+
+
+@journal_app.command("show")
+def journal_show(entry: int, as_json: JsonOpt = False) -> None:
+    """Show one journal entry: for a generation, the full prompt, negative prompt, every parameter per
+    pass, LoRAs and labels (as `inspect` shows a file)."""
+    from inkseal.journal.showgen import generation_lines, safe
+
+    entries = state.app().journal.entries()
+    if not 0 <= entry < len(entries):
+        _fail(f"no journal entry #{entry} / 没有第 {entry} 条日志记录", code=2)
+    e = entries[entry]
+    if as_json:
+        _emit(e)
+        return
+    lang = state.language
+    d = e["data"]
+    out.print(f"[bold]#{e['seq']}[/bold] {e['time']}  {e['kind']}  work {e['work_id']}  "
+              f"{safe(d.get('file_name', ''))}  sha256 {e.get('file_sha256') or '-'}", highlight=False)
+    if d.get("reparse_of"):
+        out.print(f"  re-read of / 重新解析自: {', '.join('#' + str(s) for s in d['reparse_of'])}", highlight=False)
+    gen = d.get("generation")
+    if isinstance(gen, dict):
+        for line in generation_lines(gen, lang):
+            out.print(line, highlight=False)
+    elif e["kind"] == "file":
+        out.print("  no generation parameters found / 未发现生成参数", highlight=False)
+    else:
+        for key, value in d.items():
+            if key != "raw_metadata":
+                out.print(f"  {safe(key)}: {safe(value, 2000)}", highlight=False)
+    raw = d.get("raw_metadata")
+    if isinstance(raw, dict) and raw.get("unclaimed"):
+        out.print("  raw metadata kept, not read by any importer / 原始元数据（未被解析）: "
+                  + safe(", ".join(raw["unclaimed"])), highlight=False)
+    for p in d.get("problems") or []:
+        out.print(f"  [yellow]! {safe(p)}[/yellow]", highlight=False)
 
 
 @journal_app.command("statement")

@@ -32,7 +32,8 @@ import inkseal.imaging  # noqa: F401 - keeps Pillow's decompression-bomb check o
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 MAX_TEXT = 16 * 1024 * 1024  # no single metadata text may inflate beyond this (zip bombs in zTXt)
 MAX_INFLATED_TOTAL = 32 * 1024 * 1024  # nor all of a file's compressed texts together
-MAX_STEALTH_PIXELS = 40_000_000  # stealth LSBs are read from the decoded pixels: bounded work
+MAX_STEALTH_PIXELS = 40_000_000
+GENERATION_KEYS = {"parameters", "prompt", "Comment", "invokeai_metadata", "sd-metadata", "Dream", "generation_data"}  # stealth LSBs are read from the decoded pixels: bounded work
 
 
 @dataclass
@@ -172,19 +173,51 @@ def exif_texts(im: Image.Image, meta: RawMetadata) -> None:
         if text.strip():
             meta.texts["parameters"] = text
             meta.where["parameters"] = f"{meta.format} EXIF UserComment"
-    for tag, name in ((0x010E, "ImageDescription"), (0x010F, "Make"), (0x0110, "Model")):
+    for tag, name in ((0x010E, "ImageDescription"), (0x010F, "Make"), (0x0110, "Model"), (0x0131, "Software"),
+                      (0x013B, "Artist"), (0x8298, "Copyright")):
         value = exif.get(tag)
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         if isinstance(value, str) and value.strip():
-            # ComfyUI's animated WebP: "prompt:{...}" in Model (0x0110), "workflow:{...}" in Make (0x010F).
+            # ComfyUI's WebP / JPEG savers: "prompt:{...}" in Model (0x0110), "workflow:{...}" in Make (0x010F),
+            # further extra_pnginfo keys counting down from there ("Workflow:{...}" in ImageDescription ...).
             key, sep, rest = value.partition(":")
-            if sep and key in ("prompt", "workflow", "parameters") and rest.lstrip().startswith(("{", "[")):
-                meta.texts[key] = rest
-                meta.where[key] = f"{meta.format} EXIF {name} ({key}:)"
+            key = key.strip()
+            if sep and key.isidentifier() and len(key) <= 64 and rest.lstrip().startswith(("{", "[")):
+                key = key.lower() if key.lower() in ("prompt", "workflow", "parameters") else key
+                meta.texts.setdefault(key, rest)
+                meta.where.setdefault(key, f"{meta.format} EXIF {name} ({key}:)")
             else:
-                meta.texts.setdefault(f"exif:{name}", value)
+                meta.texts.setdefault(f"exif:{name}", value.rstrip("\0"))
                 meta.where.setdefault(f"exif:{name}", f"{meta.format} EXIF {name}")
+    maker = sub.get(0x927C)  # Fooocus writes its metadata scheme ("fooocus" / "a1111") as MakerNote
+    if isinstance(maker, bytes) and len(maker) <= 64:
+        maker = maker.decode("utf-8", "replace")
+    if isinstance(maker, str) and maker.strip() and len(maker) <= 64:
+        meta.texts.setdefault("exif:MakerNote", maker.strip("\0 "))
+        meta.where.setdefault("exif:MakerNote", f"{meta.format} EXIF MakerNote")
+
+
+IPTC_FIELDS = {(2, 120): "Caption-Abstract", (2, 80): "By-line", (2, 5): "ObjectName", (2, 25): "Keywords",
+               (2, 65): "OriginatingProgram", (2, 116): "CopyrightNotice"}
+
+
+def jpeg_extras(im: Image.Image, meta: RawMetadata) -> None:
+    """JPEG COM segments and IPTC (APP13): Midjourney and some savers write the prompt there."""
+    comment = im.info.get("comment")
+    if isinstance(comment, bytes) and comment.strip():
+        meta.texts.setdefault("comment", comment.decode("utf-8", "replace"))
+        meta.where.setdefault("comment", "JPEG COM segment")
+    from PIL import IptcImagePlugin
+
+    iptc = IptcImagePlugin.getiptcinfo(im) or {}
+    for key, name in IPTC_FIELDS.items():
+        value = iptc.get(key)
+        if isinstance(value, list):
+            value = b", ".join(v for v in value if isinstance(v, bytes))
+        if isinstance(value, bytes) and value.strip():
+            meta.texts.setdefault(f"iptc:{name}", value.decode("utf-8", "replace"))
+            meta.where.setdefault(f"iptc:{name}", f"JPEG IPTC {name}")
 
 
 STEALTH_MAGICS = {"stealth_pnginfo": False, "stealth_pngcomp": True, "stealth_rgbinfo": False, "stealth_rgbcomp": True}
@@ -265,6 +298,8 @@ def _read_into(data: bytes, meta: RawMetadata) -> None:
     try:
         if im.format != "PNG":
             exif_texts(im, meta)
+            if im.format == "JPEG":
+                jpeg_extras(im, meta)
             xmp = im.info.get("xmp")
             if isinstance(xmp, bytes | str):
                 meta.xmp = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
@@ -272,7 +307,7 @@ def _read_into(data: bytes, meta: RawMetadata) -> None:
             exif_texts(im, meta)
     except Exception as exc:  # noqa: BLE001 - EXIF / XMP of any shape: the rest of the file still counts
         meta.problems.append(f"EXIF unreadable ({type(exc).__name__}): {_line(exc)}")
-    if not meta.texts:
+    if not (meta.texts.keys() & GENERATION_KEYS):  # a tool that wrote text chunks did not also hide them in pixels
         try:
             w, h = im.size
             # degenerate geometry (a 1 x 40,000,000 line) is refused before decoding any pixel
@@ -282,3 +317,45 @@ def _read_into(data: bytes, meta: RawMetadata) -> None:
                     meta.stealth, meta.stealth_kind = found
         except Exception as exc:  # noqa: BLE001 - Pillow raises anything on truncated / corrupt pixels
             meta.problems.append(f"stealth metadata unreadable: {_line(exc)}")
+
+
+# -- raw metadata kept in the journal (nothing lost: a later importer re-reads it) ------------------------------
+MAX_RAW_TEXT = 4 * 1024 * 1024  # one text kept verbatim up to this size
+MAX_RAW_TOTAL = 16 * 1024 * 1024  # all of a file's texts together
+
+
+def raw_record(meta: RawMetadata, claimed: set[str] | None = None) -> dict:
+    """Every text, XMP packet and stealth payload the file carried, verbatim (within the size limits),
+    and the keys no importer used (`unclaimed`): what `journal import --reparse` re-reads."""
+    texts, left_out, total = {}, [], 0
+    for key, text in meta.texts.items():
+        if len(text) > MAX_RAW_TEXT or total + len(text) > MAX_RAW_TOTAL:
+            left_out.append(f"{key} ({len(text):,} characters)")
+            continue
+        texts[key] = text
+        total += len(text)
+    record = {"format": meta.format, "width": meta.width, "height": meta.height, "texts": texts,
+              "where": {k: v for k, v in meta.where.items() if k in texts}, "has_c2pa": meta.has_c2pa}
+    if meta.xmp and len(meta.xmp) <= MAX_RAW_TEXT:
+        record["xmp"] = meta.xmp
+    elif meta.xmp:
+        left_out.append(f"XMP ({len(meta.xmp):,} characters)")
+    if meta.stealth and len(meta.stealth) <= MAX_RAW_TEXT:
+        record["stealth"], record["stealth_kind"] = meta.stealth, meta.stealth_kind
+    if claimed is not None:
+        record["unclaimed"] = sorted(k for k in texts if k not in claimed)
+    if left_out:
+        record["not_kept"] = left_out
+    return record
+
+
+def from_raw_record(record: dict) -> RawMetadata:
+    """The RawMetadata a stored `raw_record` describes (without the file bytes: C2PA is not re-read)."""
+    def strings(d: object) -> dict[str, str]:
+        return {str(k): v for k, v in d.items() if isinstance(v, str)} if isinstance(d, dict) else {}
+    meta = RawMetadata(format=str(record.get("format") or ""), texts=strings(record.get("texts")),
+                       where=strings(record.get("where")), xmp=str(record.get("xmp") or ""))
+    meta.width, meta.height = int(record.get("width") or 0), int(record.get("height") or 0)
+    if isinstance(record.get("stealth"), str):
+        meta.stealth, meta.stealth_kind = record["stealth"], str(record.get("stealth_kind") or "stealth")
+    return meta

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from inkseal.errors import BadImage
 from inkseal.imaging import load_image, read_limited
 from inkseal.journal.importers import import_metadata
+from inkseal.journal.importers.labels import implicit_labels
 from inkseal.journal.keys import verify_signature
 from inkseal.journal.metadata import read_metadata
 from inkseal.seal import watermark
@@ -70,7 +71,14 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
     xmp = parse_xmp(meta.xmp) if meta.xmp else {}
     report["xmp"] = {k: v for k, v in xmp.items() if k != "aigc_raw"}
     aigc = xmp.get("aigc") if isinstance(xmp.get("aigc"), dict) else None
+    carrier = "XMP TC260:AIGC" if aigc is not None else None
+    if aigc is None:  # GB 45438 also allows the label in EXIF UserComment or a PNG text chunk
+        other = next((x for x in implicit_labels(meta) if "label" in x), None)
+        if other is not None:
+            aigc, carrier = other["label"], other["carrier"]
     label: dict[str, Any] = {"present": aigc is not None}
+    if carrier:
+        label["carrier"] = carrier
     if aigc is not None:
         missing = [k for k in AIGC_KEYS if k not in aigc]
         if missing or str(aigc.get("Label")) not in ("1", "2", "3"):
@@ -98,14 +106,27 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
     c2pa = validate(data, image.format, anchors or None) if image.format in ("PNG", "JPEG", "WEBP") else {"state": "Absent"}
     report["c2pa"] = {"state": c2pa["state"], "codes": c2pa.get("codes", []),
                       "assertions": sorted((c2pa.get("assertions") or {}).keys()),
-                      "claim_generator": ((c2pa.get("manifest") or {}).get("claim_generator_info") or [{}])[0].get("name")}
+                      "claim_generator": ((c2pa.get("manifest") or {}).get("claim_generator_info") or [{}])[0].get("name"),
+                      # the whole active manifest and its signer, for readers who want more than the summary
+                      "manifest": c2pa.get("manifest") or None,
+                      "signer": (c2pa.get("manifest") or {}).get("signature_info")}
     if c2pa["state"] not in ("Absent", "Trusted", "Valid"):
         findings.append(finding("c2pa_invalid", lang, state=c2pa["state"], codes=", ".join(c2pa.get("codes", [])[:3])))
 
     # -- generator parameters -----------------------------------------------------------------------
-    gens, _problems = import_metadata(meta)
-    report["generator"] = [{"tool": g.tool, "where": g.where, "prompts": g.prompts, "seed": g.seed, "model": g.model}
+    gens, problems = import_metadata(meta)
+    # everything each importer read (prompts, negatives, every parameter and pass, LoRAs, labels); the
+    # tool's whole graph stays in the journal entry (`journal show --json`), here only whether there is one
+    report["generator"] = [{**{k: v for k, v in g.as_dict().items() if k not in ("workflow", "terms", "negative_terms")},
+                            "has_workflow": g.workflow is not None}
                            for g in gens if g.source_key != "c2pa"]
+    report["metadata_problems"] = problems
+    for g in gens:  # which service signed, what it says it did, from what (ChatGPT, Gemini, Firefly ...)
+        if g.source_key == "c2pa":
+            info = g.extra.get("c2pa") or {}
+            report["c2pa"]["service"] = g.tool
+            report["c2pa"].update({k: info.get(k) for k in ("generator_version", "actions", "digital_source_type",
+                                                             "software_agents", "ingredients")})
 
     # -- Stable Diffusion's own marks ----------------------------------------------------------------
     from inkseal.seal.sdmarks import check as check_sd_marks

@@ -24,15 +24,26 @@ from inkseal.journal.importers.others import (
     import_swarmui,
     import_tensorart,
 )
+from inkseal.journal.importers.labels import implicit_labels, import_label_only
+from inkseal.journal.importers.services import (
+    import_civitai,
+    import_draw_things,
+    import_gradio,
+    import_krea,
+    import_midjourney,
+    import_ruined_fooocus,
+)
 from inkseal.journal.metadata import RawMetadata, read_metadata
 
-__all__ = ["Generation", "import_file", "IMPORTERS"]
+__all__ = ["Generation", "import_file", "import_metadata", "claimed_keys", "IMPORTERS"]
 
 Importer = Callable[[RawMetadata], list[Generation]]
 
 # Order matters only for which result is listed first; more specific formats come first.
 IMPORTERS: list[tuple[str, Importer]] = [
+    ("Civitai", import_civitai),
     ("ComfyUI", import_comfyui),
+    ("RuinedFooocus", import_ruined_fooocus),
     ("SwarmUI", import_swarmui),
     ("Fooocus", import_fooocus),
     ("NovelAI", import_novelai),
@@ -42,6 +53,10 @@ IMPORTERS: list[tuple[str, Importer]] = [
     ("Easy Diffusion", import_easy_diffusion),
     ("AUTOMATIC1111", import_a1111),
     ("AUTOMATIC1111 stealth", import_a1111_stealth),
+    ("Draw Things", import_draw_things),
+    ("Midjourney", import_midjourney),
+    ("Krea", import_krea),
+    ("Gradio", import_gradio),
     ("C2PA", import_c2pa),
 ]
 
@@ -69,7 +84,36 @@ def import_metadata(meta: RawMetadata) -> tuple[list[Generation], list[str]]:
                 continue  # e.g. SwarmUI's `parameters` JSON is not also an A1111 infotext
             claimed.add(g.source_key)
             found.append(g)
+    # problems importers noted on the way (an XMP packet refused ...), each once
+    problems += [q for q in map(_one_line, meta.problems) if q not in problems]
+    try:
+        labels = implicit_labels(meta)
+        problems += [_one_line(f"GB 45438 label in {x['carrier']} unreadable: {x['error']}") for x in labels if "error" in x]
+        if not found:
+            found = [g.normalise() for g in import_label_only(meta)]
+        elif labels:
+            for g in found:  # GB 45438 labels are recorded with the generation they came with
+                g.extra["implicit_labels"] = labels
+    except Exception as exc:  # noqa: BLE001 - a label of any shape: one line, the generations stand
+        problems.append(f"GB 45438 label unreadable ({type(exc).__name__}): {_line(exc)}")
     return found, problems
+
+
+# text keys an importer reads beside its source key (so they are not listed as unclaimed raw extras)
+USED_WITH = {
+    "prompt": ("workflow",), "parameters": ("fooocus_scheme", "workflow", "prompt", "exif:MakerNote", "exif:Software"),
+    "Comment": ("Title", "Description", "Software", "Source", "Generation time"),
+    "invokeai_metadata": ("invokeai_graph", "invokeai_workflow"), "parameters-json": ("smproj", "parameters"),
+    "Description": ("Author", "Creation Time"),
+}
+
+
+def claimed_keys(gens: list[Generation]) -> set[str]:
+    keys = {"AIGC", "TC260:AIGC"}
+    for g in gens:
+        keys.add(g.source_key)
+        keys.update(USED_WITH.get(g.source_key, ()))
+    return keys
 
 
 def _line(exc: BaseException) -> str:

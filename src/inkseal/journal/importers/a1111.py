@@ -125,19 +125,80 @@ def generation_from_infotext(text: str, where: str, key: str, tool: str = "AUTOM
             lora_hashes[name.strip()] = h.strip()
     g.loras = [{"name": t.text, "weight": t.weight, "hash": lora_hashes.get(t.text)}
                for t in parse_terms(prompt) if t.kind == "lora"]
+    g.loras += _numbered_loras(p)
     if "Civitai resources" in p:
         g.extra["civitai_resources"] = p.pop("Civitai resources")
+    g.extra["passes"] = infotext_passes(g, p)
     g.extra.update(p)  # Hashes, ADetailer ..., everything else verbatim
+    g.tool = _which_tool(tool, g.version, p, g.extra)
     return g
 
 
+def _which_tool(default: str, version: str | None, p: dict[str, Any], extra: dict[str, Any]) -> str:
+    """Several tools write this infotext; the Version field and their own keys say which."""
+    v = str(version or "")
+    if v.startswith("Fooocus"):
+        return "Fooocus"
+    if v.lower().startswith("comfyui"):  # comfy-image-saver (Image Saver) writes "Version: ComfyUI"
+        return "ComfyUI Image Saver"
+    if any(k.startswith("Lora_0 ") or k.startswith("Embedding_0 ") for k in p) or (not v and "Hashes" in p and
+                                                                                 "Sampler" not in p):
+        return "ComfyUI SaveImageWithMetaData"
+    if v.startswith("f") and v[1:2].isdigit():
+        return "Forge"
+    if v.startswith(("neo", "classic")):
+        return "Forge"
+    if "civitai_resources" in extra or "Civitai metadata" in p:
+        return "Civitai" if not v else default
+    return default
+
+
+def _numbered_loras(p: dict[str, Any]) -> list[dict[str, Any]]:
+    """SaveImageWithMetaData: `Lora_0 Model name: x.safetensors, Lora_0 Model hash: ..., Lora_0 Strength model: 0.8`."""
+    out = []
+    for k in range(64):
+        name = p.get(f"Lora_{k} Model name")
+        if name is None:
+            break
+        out.append({"name": str(name).removesuffix(".safetensors"), "weight": to_float(p.get(f"Lora_{k} Strength model")),
+                    "weight_clip": to_float(p.get(f"Lora_{k} Strength clip")), "hash": p.get(f"Lora_{k} Model hash")})
+    return out
+
+
+ADETAILER_SUFFIXES = ("", " 2nd", " 3rd", " 4th", " 5th", " 6th", " 7th", " 8th", " 9th", " 10th")
+
+
+def infotext_passes(g: Generation, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every pass the infotext describes, in the order the web UI runs them: the base pass, the refiner
+    (switched to part-way), hires fix, each ADetailer unit, then the extras tab's upscale."""
+    passes: list[dict[str, Any]] = [{"pass": "base", "steps": g.steps, "sampler": g.sampler, "scheduler": g.scheduler,
+                                     "cfg": g.cfg_scale, "seed": g.seed, "size": g.size, "model": g.model}]
+    if p.get("Refiner"):
+        passes.append({"pass": "refiner", "model": p.get("Refiner"), "switch_at": p.get("Refiner switch at")})
+    if g.hires:
+        passes.append({"pass": "hires", **g.hires, "denoise": g.denoise})
+    for suffix in ADETAILER_SUFFIXES:
+        unit = {k.removeprefix("ADetailer ").removesuffix(suffix).strip(): v for k, v in p.items()
+                if k.startswith("ADetailer ") and k.endswith(suffix) and
+                (suffix or not any(k.endswith(s) for s in ADETAILER_SUFFIXES[1:]))}
+        if unit.get("model"):
+            passes.append({"pass": "ADetailer", **unit})
+    if p.get("Postprocess upscaler") or p.get("Postprocess upscale by"):
+        passes.append({"pass": "upscale", "upscaler": p.get("Postprocess upscaler"),
+                       "scale": p.get("Postprocess upscale by")})
+    return passes
+
+
 def import_a1111(meta: RawMetadata) -> list[Generation]:
-    text = meta.texts.get("parameters")
+    key = "parameters" if "parameters" in meta.texts else "comment"  # a JPEG COM segment carries it for some savers
+    text = meta.texts.get(key)
     if not text or text.lstrip().startswith("{"):
         return []
-    g = generation_from_infotext(text, meta.where.get("parameters", "parameters"), "parameters")
+    g = generation_from_infotext(text, meta.where.get(key, key), key)
     if g and meta.texts.get("exif:Make", "").startswith("Forge"):
         g.tool = "Forge"
+    if g and g.tool == "AUTOMATIC1111" and ("prompt" in meta.texts or "workflow" in meta.texts):
+        g.tool = "ComfyUI SaveImageWithMetaData"  # the infotext beside ComfyUI's graph
     return [g] if g else []
 
 

@@ -26,24 +26,37 @@ def import_novelai(meta: RawMetadata) -> list[Generation]:
     if meta.texts.get("Software", "").startswith("NovelAI") or "Comment" in meta.texts and "Description" in meta.texts:
         comment = _json(meta, "Comment")
         where = "PNG text chunks 'Description' / 'Comment'"
-    elif meta.stealth and meta.stealth.lstrip().startswith("{"):  # stealth payload: gzip(JSON of the text keys)
-        outer = load_json(meta.stealth)
-        if isinstance(outer, dict) and "Comment" in outer:
-            meta.texts.update({k: v for k, v in outer.items() if isinstance(v, str)})
-            comment = load_json(outer["Comment"]) if isinstance(outer["Comment"], str) else outer["Comment"]
-            where = meta.stealth_kind
+    else:
+        # WebP: the same text keys as one JSON object, in EXIF UserComment or in the alpha channel's
+        # stealth payload (gzip(JSON of the text keys))
+        for text, kind in ((meta.texts.get("parameters"), meta.where.get("parameters", "")),
+                           (meta.stealth, meta.stealth_kind)):
+            if not text or not text.lstrip().startswith("{"):
+                continue
+            outer = load_json(text)
+            if isinstance(outer, dict) and "Comment" in outer and (
+                    str(outer.get("Software", "")).startswith("NovelAI") or "Description" in outer or kind == meta.stealth_kind):
+                for k, v in outer.items():
+                    if isinstance(v, str) and k != "parameters":
+                        meta.texts.setdefault(k, v)
+                comment = load_json(outer["Comment"]) if isinstance(outer["Comment"], str) else outer["Comment"]
+                where = kind + " (NovelAI JSON)"
+                break
     if not isinstance(comment, dict):
         return []
     g = Generation(tool="NovelAI", where=where, source_key="Comment")
     prompt = meta.texts.get("Description") or comment.get("prompt") or ""
+    characters, char_negatives = _v4_characters(comment.get("v4_prompt")), _v4_characters(comment.get("v4_negative_prompt"))
     v4 = comment.get("v4_prompt") or {}
     if isinstance(v4, dict) and isinstance(v4.get("caption"), dict):
-        cap = v4["caption"]
-        prompt = prompt or cap.get("base_caption", "")
-        g.extra["v4_char_captions"] = cap.get("char_captions", [])
-    g.prompts = [prompt] if prompt else []
+        prompt = prompt or v4["caption"].get("base_caption", "")
+        g.extra["v4_char_captions"] = v4["caption"].get("char_captions", [])
+        g.extra["v4_use_coords"], g.extra["v4_use_order"] = v4.get("use_coords"), v4.get("use_order")
+    # the base caption first, then each character's caption in the order NovelAI applies them
+    g.prompts = ([prompt] if prompt else []) + [c["caption"] for c in characters if c["caption"]]
+    g.extra["characters"] = characters
     uc = comment.get("uc") or ""
-    g.negative_prompts = [uc] if uc else []
+    g.negative_prompts = ([uc] if uc else []) + [c["caption"] for c in char_negatives if c["caption"]]
     source = meta.texts.get("Source", "")
     if source:
         parts = source.rsplit(" ", 1)
@@ -53,10 +66,25 @@ def import_novelai(meta: RawMetadata) -> list[Generation]:
     g.sampler, g.cfg_scale = comment.get("sampler"), to_float(comment.get("scale"))
     g.width, g.height = to_int(comment.get("width")), to_int(comment.get("height"))
     g.extra.update({k: v for k, v in comment.items() if k not in ("prompt", "uc", "steps", "seed", "sampler", "scale",
-                                                                  "width", "height", "v4_prompt")})
+                                                                  "width", "height", "v4_prompt",
+                                                                  "v4_negative_prompt")})
     if "signed_hash" in comment:
         g.extra["signed_hash"] = comment["signed_hash"]  # NovelAI's own Ed25519 signature, kept for checking
     return [g]
+
+
+def _v4_characters(v4: Any) -> list[dict[str, Any]]:
+    """NovelAI v4 multi-character captions: [{caption, centers: [{x, y}]}] (positions on a 5x5 grid, 0..1)."""
+    cap = v4.get("caption") if isinstance(v4, dict) else None
+    chars = cap.get("char_captions") if isinstance(cap, dict) else None
+    out = []
+    for c in chars if isinstance(chars, list) else []:
+        if isinstance(c, dict):
+            centers = c.get("centers") if isinstance(c.get("centers"), list) else []
+            out.append({"caption": str(c.get("char_caption") or ""),
+                        "centers": [{"x": to_float(p.get("x")), "y": to_float(p.get("y"))}
+                                    for p in centers[:16] if isinstance(p, dict)]})
+    return out[:32]
 
 
 # -- InvokeAI ----------------------------------------------------------------------------------
@@ -173,7 +201,7 @@ def import_fooocus(meta: RawMetadata) -> list[Generation]:
     if not isinstance(p, dict) or not (meta.texts.get("fooocus_scheme") or p.get("metadata_scheme") == "fooocus"
                                        or str(p.get("version", "")).startswith("Fooocus")):
         return []
-    g = Generation(tool="Fooocus", where="PNG text chunk 'parameters' (JSON)", source_key="parameters")
+    g = Generation(tool="Fooocus", where=meta.where.get("parameters", "parameters") + " (JSON)", source_key="parameters")
     g.version = p.get("version")
     g.prompts = [p["prompt"]] if p.get("prompt") else []
     g.negative_prompts = [p["negative_prompt"]] if p.get("negative_prompt") else []
