@@ -135,7 +135,7 @@ def test_scan_with_browser_keeps_the_screenshot_as_evidence(site: dict, home: Pa
     assert drawn["suspect"]["location"]["shown_via"] == "page-screenshot" and drawn["work_id"] == m["work_id"]
     loc = m["suspect"]["location"]
     assert m["suspect"]["source"] == site["url"] + "/copy.jpg" and loc["box"][2:] == [450, 315]
-    assert set(loc["attachments"]) == {"page_screenshot", "page_rendered_html"}
+    assert set(loc["attachments"]) == {"page_screenshot", "page_rendered_html", "warc_record"}
 
     pack = tmp_path / "pack"
     r = run(home, "evidence", str(m["id"]), "-o", str(pack), "--lang", "en")

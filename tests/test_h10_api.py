@@ -34,7 +34,8 @@ def test_other_users_ids_are_404_on_every_path_jobs_and_webhooks_included(app: I
         assert {"GET /api/v1/jobs/{job_id}", "GET /api/v1/jobs/{job_id}/events", "POST /api/v1/jobs/{job_id}/cancel",
                 "GET /api/v1/webhooks/{webhook_id}", "DELETE /api/v1/webhooks/{webhook_id}",
                 "POST /api/v1/cases/{case_id}/pack", "GET /api/v1/cases/{case_id}/pack",
-                "POST /api/v1/works/{work_id}/seal", "GET /api/v1/works/{work_id}/journal"} <= tried
+                "POST /api/v1/works/{work_id}/seal", "GET /api/v1/works/{work_id}/journal",
+                "GET /api/v1/cases/{case_id}/history"} <= tried
         # nothing of A's moved: no job was queued for B, A's webhook is still there
         assert b.get("/api/v1/jobs").json()["items"] == []
         assert len(a.get("/api/v1/jobs").json()["items"]) == 1
@@ -42,14 +43,16 @@ def test_other_users_ids_are_404_on_every_path_jobs_and_webhooks_included(app: I
 
 
 def test_journal_seal_and_evidence_pack(app: Inkseal, kodak: list[Path]) -> None:
-    app.keys.init(PASSPHRASE, creator="Ana")
-    token = user_with_token(accounts_for(app), "ana")
+    accounts = accounts_for(app)
+    token = user_with_token(accounts, "ana")
+    ana = app.author(accounts.user("ana").id)  # an account signs with its own keys, into its own journal
     with desk(app) as (base, _), client(base, token) as c:
+        assert c.post("/api/v1/keys", json={"passphrase": PASSPHRASE, "creator": "Ana"}).status_code == 201
         work = c.post("/api/v1/works", files={"file": ("barn.png", kodak[0].read_bytes(), "image/png")}).json()["id"]
         # the journal of the work: what `inkseal journal list --work` shows
-        app.journal.import_paths([kodak[0]], work_id=work, passphrase=PASSPHRASE)
+        ana.journal.import_paths([kodak[0]], work_id=work, passphrase=PASSPHRASE)
         journal = c.get(f"/api/v1/works/{work}/journal").json()
-        assert journal["items"] == app.journal.entries(work) and len(journal["items"]) >= 1
+        assert journal["items"] == ana.journal.entries(work) and len(journal["items"]) >= 1
 
         # seal, as a job: a new published file of the work, with the signature and watermark regions
         wrong = c.post(f"/api/v1/works/{work}/seal", json={"passphrase": "not the passphrase", "signature": "Ana"})

@@ -117,15 +117,16 @@ def watch(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_creator_story_in_the_browser(tmp_path: Path, kodak: list[Path], browser) -> None:  # type: ignore[no-untyped-def]
     ink = Inkseal.open(tmp_path / "home")
-    ink.keys.init(PW, creator="Ana")
     accounts = accounts_for(ink)
     ana = accounts.add_user(USER, PASSWORD)
+    author = ink.author(ana.id)  # keys and journal are per account
+    author.keys.init(PW, creator="Ana")
     hostile = hostile_png(tmp_path / "hostile.png")
     item = ink.register([hostile], author=USER, title=f"title {HOSTILE}").items[0]
     assert item.work_id is not None
     accounts.set_owner(item.work_id, ana.id)
     later = hostile_png(tmp_path / "hostile-2.png", "a lake at dusk", seed=11)  # a second prompt revision
-    ink.journal.import_paths([hostile, later], work_id=item.work_id, passphrase=PW)
+    author.journal.import_paths([hostile, later], work_id=item.work_id, passphrase=PW)
     reposts = [tmp_path / "repost-a.jpg", tmp_path / "repost-b.jpg"]
     for path, original in zip(reposts, kodak[:2], strict=True):
         path.write_bytes(attacked_copy(original))
@@ -201,7 +202,7 @@ def test_creator_story_in_the_browser(tmp_path: Path, kodak: list[Path], browser
 
         # -- case page: timeline, then build and download the pack
         page.goto(f"/cases/{m.case_id}")
-        assert "first seen" in page.locator("ol.timeline").inner_text()
+        assert "first seen" in page.locator("table.timeline").inner_text()
         page.wait_for_load_state("networkidle")
         shots.take(page, "case")
         page.select_option("select[name=lang]", "en")
@@ -330,13 +331,16 @@ def test_another_users_objects_are_404_pages(tmp_path: Path, kodak: list[Path]) 
         assert c.post("/login/page", data={"name": "bo", "password": PASSWORD}).status_code == 303
         token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/").text).group(1)
         for path in (f"/works/{work_id}", f"/works/{work_id}/journal", f"/works/{work_id}/statement",
+                     f"/works/{work_id}/seal", f"/works/{work_id}/seal/preview.png",
                      f"/cases/{m.case_id}", f"/cases/{m.case_id}/screenshot", f"/matches/{m.id}/suspect",
                      f"/api/v1/works/{work_id}/files/{file_id}/image"):
             r = c.get(path)
             assert r.status_code == 404, (path, r.status_code)
         for path, data in (("/matches/decide", {"act": f"{m.id}:confirmed"}),
                            (f"/cases/{m.case_id}/status", {"status": "confirmed"}),
-                           (f"/cases/{m.case_id}/pack", {"passphrase": "whatever-it-is"})):
+                           (f"/cases/{m.case_id}/pack", {"passphrase": "whatever-it-is"}),
+                           (f"/cases/{m.case_id}/drafts", {"passphrase": "whatever-it-is"}),
+                           (f"/works/{work_id}/seal", {"passphrase": "whatever-it-is", "signature": "x"})):
             r = c.post(path, data={**data, "csrf_token": token})
             assert r.status_code == 404, (path, r.status_code)
         assert "<article" not in c.get("/matches", params={"status": ""}).text

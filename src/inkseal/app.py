@@ -11,13 +11,17 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from types import FunctionType, MethodType
+from typing import Any
 
 from PIL import Image
 from sqlalchemy import select
@@ -89,12 +93,18 @@ class Inkseal:
         self.sscd = SSCDSignal(settings.sscd_model, threads=settings.threads)
         self.pdq = PDQSignal()
         self.orb = ORBSignal()
+        self._authors: dict[int, AuthorView] = {}
+        self._authors_lock = threading.Lock()
 
     @classmethod
     def open(cls, home: str | Path | None = None, **overrides: object) -> Inkseal:
         return cls(load_settings(home, **overrides))
 
     def close(self) -> None:
+        with self._authors_lock:
+            for view in self._authors.values():
+                view.journal.log.close()
+            self._authors.clear()
         for idx in self.__dict__.get("indexes", {}).values():  # an embedded engine is released and flushed
             getattr(idx, "close", lambda: None)()
         self.registry.close()
@@ -145,6 +155,33 @@ class Inkseal:
     @cached_property
     def journal(self) -> Journal:
         return Journal(self.registry, self.keys, self.pdq)
+
+    # -- authors: on a shared install each account signs with its own keys --------------------------
+    def account_home(self, account_id: int) -> Path:
+        """An account's private folder: keys/ (as $HOME/keys: 0700, files 0600) and its journal."""
+        home = self.settings.home / "accounts" / str(int(account_id))
+        make_private_dir(home.parent)
+        make_private_dir(home)
+        return home
+
+    def author(self, account_id: int | None) -> Inkseal | AuthorView:
+        """The application as one account's author: its own signing keys and its own journal, the same
+        registry, indexes and matcher. None: the install's own author (the CLI, the single local user):
+        $HOME/keys and the registry's journal, i.e. this object itself."""
+        if account_id is None:
+            return self
+        with self._authors_lock:
+            view = self._authors.get(account_id)
+            if view is None:
+                home = self.account_home(account_id)
+                keys = KeyStore(home / "keys")
+                keys.fix_permissions()
+                # The journal is one signed, append-only log per author (its first signature sets its key),
+                # so each account's is its own SQLite file: entries of two authors never share a chain.
+                log = Registry(f"sqlite:///{home / 'journal.sqlite'}", home / "journal-objects")
+                view = self._authors[account_id] = AuthorView(self, keys, Journal(self.registry, keys, self.pdq,
+                                                                                   log=log))
+            return view
 
     def statement(self, work_id: int, out_dir: Path, langs: Iterable[str] = ("en", "zh"),
                   pdf: bool = True) -> dict[str, dict[str, Path]]:
@@ -330,3 +367,19 @@ class Inkseal:
 
     def check_case(self, case_id: int, result: str, note: str = "") -> Case:
         return self.registry.check_case(case_id, result, note)
+
+
+class AuthorView:
+    """`Inkseal` for one account: its `keys` and `journal`; everything else (registry, indexes, matcher,
+    settings) is the application's own, shared. Inkseal's methods run with this view as `self`, so
+    `evidence`, `statement`, `publish` and the services handed this object (seal, evidence packs)
+    sign with the account's keys and read only the account's journal."""
+
+    def __init__(self, app: Inkseal, keys: KeyStore, journal: Journal) -> None:
+        self.app, self.keys, self.journal = app, keys, journal
+
+    def __getattr__(self, name: str) -> Any:
+        attr = inspect.getattr_static(Inkseal, name, None)
+        if isinstance(attr, FunctionType):
+            return MethodType(attr, self)  # runs on this view: self.keys / self.journal are the account's
+        return getattr(self.app, name)  # data and cached properties: the one shared instance

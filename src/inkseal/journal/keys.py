@@ -161,6 +161,18 @@ class KeyStore:
         self._store_watermark_key(os.urandom(32), passphrase)
         return key_id(private.public_key())
 
+    def describe(self) -> dict:
+        """What may be shown of these keys: ids, public key, certificate subject - never private material."""
+        subject = None
+        chain = self.c2pa_dir / "chain.pem"
+        if chain.exists():
+            try:
+                subject = x509.load_pem_x509_certificates(chain.read_bytes())[0].subject.rfc4514_string()
+            except ValueError:
+                subject = None  # a damaged chain: the rest is still worth showing
+        return {"key_id": self.key_id(), "public_key": self.public_path.read_text(), "certificate_subject": subject,
+                "watermark_key": self.watermark_path.exists()}
+
     def fix_permissions(self) -> None:
         """keys/ 0700, every file under it 0600: repairs homes made by older versions (or a copy)."""
         if not self.directory.exists():

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from inkseal.errors import InksealError
 from inkseal.imaging import read_limited
 from inkseal.journal import merkle
-from inkseal.journal.importers import import_file
+from inkseal.journal.importers import claimed_keys, import_file, import_metadata
+from inkseal.journal.metadata import from_raw_record, raw_record, read_metadata
 from inkseal.journal.keys import KeyStore, key_id, public_pem
 from inkseal.journal.log import (
     Bundle,
@@ -66,8 +67,13 @@ class ImportItem:
 
 
 class Journal:
-    def __init__(self, registry: Registry, keys: KeyStore, pdq: Any = None) -> None:
+    """One author's journal. `registry` holds the works and files the entries name; `log` holds the entries
+    and checkpoints (by default the same database; on a shared install each account's journal is a file of
+    its own, so that one signed chain never mixes two authors' keys, see `Inkseal.author`)."""
+
+    def __init__(self, registry: Registry, keys: KeyStore, pdq: Any = None, *, log: Registry | None = None) -> None:
         self.registry = registry
+        self.log = log or registry
         self.keys = keys
         self.pdq = pdq
 
@@ -90,11 +96,15 @@ class Journal:
         private = self.keys.private(passphrase) if passphrase is not None else None
         kid = key_id(private.public_key()) if private is not None else None
 
+        separate = self.log is not self.registry
+
         def attempt() -> tuple[list[int], int | None]:
-            with self.registry.writing("journal") as s:
+            if separate and work_id is not None and not self.work_exists(work_id):
+                raise InksealError(unknown_work(work_id))  # ids are never reused: checked once is enough
+            with self.log.writing("journal") as s:
                 # Checked in the appending transaction: a signed entry never names a work that is not there
                 # (ids are never reused, so it can never come to name another work either).
-                if work_id is not None and s.get(Work, work_id) is None:
+                if not separate and work_id is not None and s.get(Work, work_id) is None:
                     raise InksealError(unknown_work(work_id))
                 if unless_journaled and file_sha256 is not None:
                     known = self._known_sha_in(s, file_sha256)
@@ -116,7 +126,7 @@ class Journal:
                     seq += 1
                 s.flush()
                 return out, None
-        return self.registry.retrying("appending to the journal", attempt)
+        return self.log.retrying("appending to the journal", attempt)
 
     def checkpoint(self, passphrase: str, *, tsa_url: str | None = None) -> CheckpointRecord | None:
         """Sign the current tree head (only if the log grew since the last one)."""
@@ -137,7 +147,7 @@ class Journal:
                               base64.b64encode(sig).decode(), token, tsa_url)
 
         def store() -> CheckpointRecord | None:
-            with self.registry.writing("journal") as s:
+            with self.log.writing("journal") as s:
                 # another process may have signed this very size meanwhile: one head per size is enough
                 if s.scalar(select(JournalCheckpoint.id).where(JournalCheckpoint.size == cp.size).limit(1)):
                     return None
@@ -145,11 +155,11 @@ class Journal:
                                         key_id=cp.key_id, public_key=cp.public_key, signature=cp.signature,
                                         timestamp_token=token, tsa_url=tsa_url))
                 return cp
-        return self.registry.retrying("storing a journal checkpoint", store)
+        return self.log.retrying("storing a journal checkpoint", store)
 
     # -- reading ------------------------------------------------------------------------------
     def bundle(self) -> Bundle:
-        with self.registry.session() as s:
+        with self.log.session() as s:
             entries = [EntryRecord(e.seq, e.payload, e.leaf_hash, e.key_id, e.signature)
                        for e in s.scalars(select(JournalEntry).order_by(JournalEntry.seq))]
             cps = [CheckpointRecord(c.size, c.root_hash, c.signed_at, c.key_id, c.public_key, c.signature,
@@ -162,7 +172,7 @@ class Journal:
         return Bundle(entries, cps, keys)
 
     def entries(self, work_id: int | None = None) -> list[dict]:
-        with self.registry.session() as s:
+        with self.log.session() as s:
             q = select(JournalEntry).order_by(JournalEntry.seq)
             if work_id is not None:
                 q = q.where(JournalEntry.work_id == work_id)
@@ -175,7 +185,7 @@ class Journal:
 
     # -- importing ----------------------------------------------------------------------------
     def _known_sha(self, sha: str) -> int | None:
-        with self.registry.session() as s:
+        with self.log.session() as s:
             return self._known_sha_in(s, sha)
 
     @staticmethod
@@ -188,7 +198,7 @@ class Journal:
         if not name:
             return None
         base = Path(name).name
-        with self.registry.session() as s:
+        with self.log.session() as s:
             for e in s.scalars(select(JournalEntry).where(JournalEntry.kind.in_(("generation", "file")))
                                .order_by(JournalEntry.seq.desc())):
                 if f'"file_name":"{base}"' in e.payload:
@@ -235,6 +245,8 @@ class Journal:
         else:
             batch = [("generation", {**file_info, "generation": g.as_dict(),
                                      "derived_from_entry": self._source_entry(g.source_image)}) for g in gens]
+        # Nothing lost: the file's raw metadata, verbatim, in its first entry (`journal import --reparse`)
+        batch[0][1]["raw_metadata"] = raw_record(meta, claimed_keys(gens))
         seqs, known = self._append_all(batch, work_id=work, file_sha256=sha, passphrase=passphrase,
                                        unless_journaled=True)
         if known is not None:  # another process journaled these bytes between our check and now
@@ -282,6 +294,72 @@ class Journal:
             self.checkpoint(passphrase)
         return out
 
+    # -- re-reading stored metadata with the current importers ----------------------------------------
+    def reparse(self, paths: list[str | Path] | tuple = (), *, passphrase: str | None = None,
+                on_item: Callable[[ImportItem], None] | None = None) -> list[ImportItem]:
+        """Re-read each journaled file's metadata with today's importers; where they now read more (or
+        otherwise) than the entries say, append new generation entries citing the old ones (`reparse_of`).
+        Signed entries never change. Without `paths`, the raw metadata stored in the entries is re-read;
+        with paths, the files themselves (which must already be journaled)."""
+        by_sha: dict[str, list[dict]] = {}
+        for e in self.entries():
+            if e.get("file_sha256") and e["kind"] in ("generation", "file") and not e["data"].get("recorder"):
+                by_sha.setdefault(e["file_sha256"], []).append(e)
+        out: list[ImportItem] = []
+        sources: list[tuple[str, str, Any]] = []  # (label, sha, RawMetadata or None)
+        for p in map(Path, paths):
+            try:
+                data = read_limited(p, 64 * 1024 * 1024)
+            except (OSError, InksealError) as exc:
+                out.append(ImportItem(str(p), error=f"cannot read file: {getattr(exc, 'strerror', None) or exc}"))
+                continue
+            sources.append((str(p), hashlib.sha256(data).hexdigest(), read_metadata(data)))
+        if not paths:
+            for sha, group in by_sha.items():
+                raw = next((e["data"].get("raw_metadata") for e in group if e["data"].get("raw_metadata")), None)
+                label = f"entry #{group[0]['seq']} ({group[0]['data'].get('file_name', '')})"
+                sources.append((label, sha, from_raw_record(raw) if isinstance(raw, dict) else None))
+        for label, sha, meta in sources:
+            out.append(self._reparse_one(label, sha, meta, by_sha.get(sha, []), passphrase))
+        for item in out:
+            if on_item:
+                on_item(item)
+        if passphrase is not None and any(i.entries for i in out):
+            self.checkpoint(passphrase)
+        return out
+
+    def _reparse_one(self, label: str, sha: str, meta: Any, group: list[dict], passphrase: str | None) -> ImportItem:
+        item = ImportItem(label)
+        if not group:
+            item.error = "not journaled yet: use `inkseal journal import` first / 尚未记入创作日志，请先导入"
+            return item
+        if meta is None:
+            item.message = ("no raw metadata stored (journaled before it was kept): give the file itself to "
+                            "`journal import --reparse FILE`")
+            return item
+        gens, problems = import_metadata(meta)
+        gens = [g for g in gens if g.source_key != "c2pa"]  # C2PA needs the file's bytes: its entry stands
+        # the latest reading of this file: the last reparse's entries if any, else the original ones
+        last_batch = max((e["data"].get("reparse_batch", 0) for e in group), default=0)
+        current = [e for e in group if e["data"].get("reparse_batch", 0) == last_batch and e["kind"] == "generation"
+                   and (e["data"].get("generation") or {}).get("source_key") != "c2pa"]
+        new = [g.as_dict() for g in gens]
+        if sorted(map(canonical, new)) == sorted(canonical(e["data"]["generation"]) for e in current):
+            item.message = "unchanged"
+            return item
+        first = group[0]
+        base = {k: first["data"].get(k) for k in ("file_name", "size_bytes", "format", "width", "height", "file_time")}
+        cites = [e["seq"] for e in (current or group)]
+        batch = [("generation", {**base, "generation": g, "problems": problems, "reparse_of": cites,
+                                 "reparse_batch": last_batch + 1}) for g in new]
+        if not batch:
+            item.message = "the current importers read nothing from it"
+            return item
+        item.entries, _ = self._append_all(batch, work_id=first.get("work_id"), file_sha256=sha, passphrase=passphrase)
+        item.tools = [g["tool"] for g in new]
+        item.message = "re-read: " + ", ".join(item.tools) + " (cites " + ", ".join(f"#{s}" for s in cites) + ")"
+        return item
+
     def curate(self, action: str, *, work_id: int | None, file: Path | None = None, source: Path | None = None,
                note: str = "", where: str = "", passphrase: str | None = None) -> int:
         """Record a human decision: selected / rejected / edited (from `source`) / published (where)."""
@@ -318,7 +396,7 @@ class Journal:
         if action == "edited":
             return
         if subject is not None:
-            with self.registry.session() as s:
+            with self.log.session() as s:
                 owner = s.scalar(select(JournalEntry.work_id).where(JournalEntry.seq == subject))
             if work_id is not None and owner is not None and owner != work_id:
                 raise InksealError(f"{file.name} is journaled for work {owner}, not work {work_id} / "

@@ -184,15 +184,14 @@ class JobStore:
         with self.registry.session() as s:
             return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
-    def interrupt_running(self) -> list[int]:
-        """Jobs left 'running' by a server that stopped without finishing them: marked interrupted."""
-        with self.registry.writing("jobs") as s:
-            ids = list(s.scalars(select(Job.id).where(Job.state == "running")))
-            if ids:
-                s.execute(update(Job).where(Job.id.in_(ids)).values(
-                    state="interrupted", finished_at=utcnow(),
-                    error="the server stopped while this job ran; start it again / 任务运行时服务器已停止，请重新开始"))
-            return ids
+    def active(self) -> list[JobView]:
+        """Jobs queued or running, oldest first (at a consumer's start: what a stopped or killed one left)."""
+        with self.registry.session() as s:
+            return [_view(j) for j in s.scalars(select(Job).where(Job.state.in_(ACTIVE)).order_by(Job.id))]
+
+    def requeue(self, job_id: int, step: str) -> bool:
+        """running -> queued again, from the start (a scan is re-run whole); False when it is not running."""
+        return self._set(job_id, Job.state == "running", state="queued", done=0, started_at=None, step=step[:500])
 
     def queued_ids(self) -> list[int]:
         with self.registry.session() as s:

@@ -14,7 +14,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,6 +32,7 @@ from inkseal.registry.statuses import CASE_STATUSES
 from inkseal.web.auth import CurrentUser
 from inkseal.web.messages import ApiError, message
 from inkseal.web.scope import WORK_LOCK, OwnedMatcher, UserScope
+from inkseal.web.uploads import names_in, restamp
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL: larger ones simply do not exist
 MAX_SCAN_FILES = 50
@@ -228,7 +229,7 @@ def file_image(scope: Scope, work_id: Id, file_id: Id,
 @router.get("/works/{work_id}/journal", summary="The work's journal entries (like `inkseal journal list --work`)")
 def work_journal(scope: Scope, work_id: Id) -> JSONResponse:
     scope.work(work_id)
-    return answer({"work_id": work_id, "items": scope.ink.journal.entries(work_id)})
+    return answer({"work_id": work_id, "items": scope.author.journal.entries(work_id)})
 
 
 # -- inspect and scan --------------------------------------------------------------------------------------
@@ -255,8 +256,12 @@ def scan_images(scope: Scope, request: Request, file: Annotated[list[UploadFile]
             path = tmp / f"{i:02d}-{stem}{suffix}"
             path.write_bytes(data)
             sources.append(str(path))
-        with owned_matching(scope):
-            report = ink.scan(sources)
+        names = names_in(tmp)
+        try:
+            with owned_matching(scope):
+                report = ink.scan(sources)
+        finally:
+            restamp(ink.registry, tmp, names)  # the suspects keep `upload:<sha>/<name>`, never the temp path
         failed = [{"item": Path(r.item.label).name, "error": (r.error or "").replace(f"{tmp}/", "")}
                   for r in report.failed]
         if report.results and len(failed) == len(report.results):
@@ -333,6 +338,37 @@ def get_case(scope: Scope, case_id: Id) -> JSONResponse:
     return answer(_case_detail(scope.ink, case_id))
 
 
+def case_history(ink: Inkseal, case_id: int) -> dict:
+    """A case's timeline, oldest first, from what the registry keeps: each sighting (the first is `first_seen`),
+    each re-check (`still_online` / `removed`, with its time) and the current status with the time it was set.
+    The registry keeps no other status changes (only a case's latest decision): `complete` says so."""
+    case = ink.case(case_id)
+    events: list[dict] = []
+    for i, m in enumerate(ink.registry.case_matches(case_id)):
+        events.append({"at": m.suspect.captured_at or m.suspect.seen_at, "event": "first_seen" if i == 0 else "seen",
+                       "match_id": m.id, "score": round(m.score, 2), "source": shown_source(m.suspect.source),
+                       "page_url": m.suspect.page_url})
+    checks = [(k.checked_at, k.result) for k in case.checks]
+    for k in case.checks:
+        events.append({"at": k.checked_at, "event": "check", "result": k.result, "note": k.note})
+    if case.decided_at is not None and (case.decided_at, case.status) not in checks:
+        events.append({"at": case.decided_at, "event": "status", "status": case.status, "note": case.note})
+    order = {"first_seen": 0, "seen": 1, "status": 2, "check": 3}
+
+    def when(at: datetime | None) -> datetime:  # SQLite hands back naive UTC, PostgreSQL aware times
+        return datetime.min if at is None else at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+    events.sort(key=lambda e: (when(e["at"]), order[e["event"]]))
+    return {"case_id": case_id, "status": case.status, "events": events, "complete": False,
+            "note": {"en": "sightings, re-checks and the current status; earlier decisions are not kept",
+                     "zh": "包括每次发现、复查和当前状态；此前的处理决定未保存"}}
+
+
+@router.get("/cases/{case_id}/history", summary="A case's timeline: sightings, re-checks, its current status")
+def get_case_history(scope: Scope, case_id: Id) -> JSONResponse:
+    scope.case(case_id)
+    return answer(case_history(scope.ink, case_id))
+
+
 @router.post("/cases/{case_id}", summary="Move a case along its workflow (like `inkseal case mark`)")
 def mark_case(scope: Scope, case_id: Id, change: StatusChange) -> JSONResponse:
     scope.case(case_id)
@@ -342,4 +378,4 @@ def mark_case(scope: Scope, case_id: Id, change: StatusChange) -> JSONResponse:
 
 
 # The job, pack, seal and webhook routes add themselves to `router` (they import this module's helpers).
-from inkseal.web import api_jobs, webhooks  # noqa: E402,F401
+from inkseal.web import api_jobs, api_keys, webhooks  # noqa: E402,F401

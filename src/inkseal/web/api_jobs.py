@@ -119,6 +119,7 @@ class SealRequest(BaseModel):
     signature_opacity: float = Field(0.85, ge=0, le=1)
     ai_label: bool = True
     label_text: str = Field("AI生成", min_length=1, max_length=50)
+    label_corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "top-left"
     format: Literal["png", "jpg", "webp"] = "png"
 
     @field_validator("signature", "label_text", "passphrase")
@@ -133,6 +134,7 @@ class SealRequest(BaseModel):
              "labels, rights, watermark, C2PA -> job")
 def seal_job(scope: Scope, request: Request, work_id: Id, body: SealRequest) -> Response:
     scope.work(work_id)
+    scope.signing_author()  # no key yet: 409 now, not a failed job later
     options = body.model_dump(exclude={"passphrase", "format"})
     job = queue_of(request.app).submit(scope.user, "seal", {"work_id": work_id, "format": body.format,
                                                             "options": options}, total=1, secret=body.passphrase)
@@ -152,6 +154,7 @@ class PackRequest(BaseModel):
              "(like `inkseal evidence`) -> job")
 def pack_job(scope: Scope, request: Request, case_id: Id, body: PackRequest) -> Response:
     scope.case(case_id)
+    scope.signing_author()  # no key yet: 409 now, not a failed job later
     sightings = scope.ink.registry.case_matches(case_id)
     if not sightings:
         raise ApiError(422, message("bad_request", reason=f"case {case_id} has no sighting"))

@@ -10,12 +10,15 @@ gives delayed tasks (`schedule(delay=...)`, used for webhook retries) that persi
 What huey holds is only "run job N" (and "deliver webhooks"); what a user sees is the `jobs` row
 (inkseal.registry.jobs): state, progress done/total, result, error, cancel request. So:
 - a job queued when the server stops stays in huey's queue and runs when a consumer starts again;
-- a job *running* when the server stops is marked `interrupted` - by itself on a clean shutdown (it
-  checks at each step), or at the next start of the consumer when the process died; never lost silently.
-  Jobs are not resumed half-way: a scan or pack is started again by the user (scans record as they go).
+- a *scan* running when the server stops (cleanly: it notices at its next step; or killed: huey's task
+  is gone with the process) is queued again and re-run from the start by the next consumer (`recover`):
+  its inputs stay in jobs/jobN/in until it ends, and a sighting recorded twice joins its case;
+- a seal or pack cannot outlive the process holding its passphrase: after a restart it is marked
+  `interrupted`, with a reason asking the user to start it again. Nothing is ever left "running".
 - one consumer per install: inside `inkseal serve` (threads), or `inkseal worker` with `serve --no-worker`.
 Passphrases (seal, pack) are never written to disk: they stay in this process's memory until the job
-runs, so a restart before then marks such a job interrupted ("start it again").
+runs, so a restart before then marks such a job interrupted ("start it again"). For the same reason a
+seal or pack submitted to `serve --no-worker` runs on a thread of the server, not in `inkseal worker`.
 """
 
 from __future__ import annotations
@@ -47,7 +50,24 @@ class Cancelled(Exception):
 
 
 class Stopping(Exception):
-    """The consumer is stopping (server shutdown): the job is marked interrupted."""
+    """The consumer is stopping (server shutdown): a scan is queued again, any other job marked interrupted."""
+
+
+class PassphraseLost(Exception):
+    """The job needs the passphrase given with it, which only the process that took it held."""
+
+
+# Scans are run again from the start after a restart: their inputs are on disk (jobs/jobN/in) and what they
+# find is recorded as they go (a sighting seen twice joins its case). Seals and packs need the passphrase,
+# which is never written down, so after a restart the user starts them again.
+RERUN_KINDS = ("scan",)
+RERUN_STEP = "the server restarted: this scan runs again from the start / 服务器已重启：此扫描将从头重新运行"
+STOPPED = "the server stopped while this job ran; start it again / 任务运行时服务器已停止，请重新开始"
+PASSPHRASE_LOST = ("this job needs your key passphrase, which the server keeps in memory only, and the server "
+                   "restarted before the job ran to the end: start it again / 此任务需要你的密钥口令，口令只保存在"
+                   "服务器内存中，任务完成前服务器已重启：请重新开始")
+INPUTS_LOST = ("the server stopped while this scan ran and its uploaded files are gone: start it again / "
+               "扫描运行时服务器已停止，上传的文件已不在：请重新开始")
 
 
 class _ThreadConsumer(Consumer):
@@ -74,6 +94,13 @@ class JobContext:
         self.queue, self.job, self.user = queue, job, user
         self.ink = queue.ink
         self.secret = queue._secrets.get(job.id)
+
+    @property
+    def author(self) -> Any:
+        """The application as the job owner's author: their keys and journal (`Inkseal.author`)."""
+        from inkseal.web.scope import author_of
+
+        return author_of(self.ink, self.user)
 
     @property
     def folder(self) -> Path:
@@ -133,6 +160,12 @@ class JobQueue:
             prepare(self.job_dir(job.id))
         if secret:
             self._secrets[job.id] = secret
+            if self._consumer is None:
+                # No consumer in this process (`serve --no-worker`): the passphrase could never reach
+                # `inkseal worker` (it is never written down), so this job runs on a thread of this process.
+                threading.Thread(target=self._run_job, args=(job.id,), name=f"inkseal-job{job.id}",
+                                 daemon=True).start()
+                return job
         self._run(job.id)
         return job
 
@@ -152,15 +185,20 @@ class JobQueue:
         if job is None or not self.store.start(job_id):
             return  # gone, cancelled before it started, or already handled
         user = self._user(job.user_id)
+        keep_inputs = False
         try:
             if user is None:
                 raise InksealError("the job's account no longer exists / 任务所属账户已不存在")
             result = HANDLERS[job.kind](JobContext(self, job, user))
         except Cancelled:
             self.store.finish(job_id, "cancelled", error="cancelled / 已取消")
+        except PassphraseLost:
+            self.store.finish(job_id, "interrupted", error=PASSPHRASE_LOST)
         except Stopping:
-            self.store.finish(job_id, "interrupted",
-                              error="the server stopped while this job ran; start it again / 任务运行时服务器已停止，请重新开始")
+            if job.kind in RERUN_KINDS and self.store.requeue(job_id, RERUN_STEP):
+                keep_inputs = True  # the next consumer runs it again (see `recover`)
+            else:
+                self.store.finish(job_id, "interrupted", error=STOPPED)
         except (InksealError, ValueError, OSError) as exc:
             self.store.finish(job_id, "failed", error=str(exc)[:1000])
         except Exception:
@@ -172,18 +210,51 @@ class JobQueue:
             self.store.finish(job_id, "done", result=plain(result))
         finally:
             self._secrets.pop(job_id, None)
-            inputs = self.ink.settings.home / "jobs" / f"job{job_id}" / "in"
-            shutil.rmtree(inputs, ignore_errors=True)  # uploads are not kept once the job is over
+            if not keep_inputs:
+                shutil.rmtree(self._inputs(job_id), ignore_errors=True)  # uploads are not kept once the job is over
         if job.kind == "scan":
             self.poke_webhooks()  # new matches: deliver now rather than at the next sweep
 
+    def _inputs(self, job_id: int) -> Path:
+        return self.ink.settings.home / "jobs" / f"job{job_id}" / "in"
+
+    def recover(self) -> tuple[list[int], list[int]]:
+        """At a consumer's start, every job a stopped or killed server or worker left queued or running:
+        scans are queued (again) and run from the start; a seal or pack whose passphrase this process
+        does not hold is marked interrupted, with the reason. Returns (queued again, interrupted).
+
+        A job still waiting in huey's queue may so be queued twice: the second run finds it started
+        (`JobStore.start` moves queued -> running once) and does nothing."""
+        rerun, interrupted = [], []
+        for job in self.store.active():
+            if job.cancel_requested:
+                self.store.finish(job.id, "cancelled", error="cancelled / 已取消")
+            elif job.kind not in RERUN_KINDS:
+                if job.id not in self._secrets:
+                    self.store.finish(job.id, "interrupted", error=PASSPHRASE_LOST)
+                    interrupted.append(job.id)
+            elif job.params.get("files") and not self._inputs(job.id).is_dir():
+                self.store.finish(job.id, "interrupted", error=INPUTS_LOST)
+                interrupted.append(job.id)
+            else:
+                self.store.requeue(job.id, RERUN_STEP)  # running -> queued; a queued one stays as it is
+                self._run(job.id)
+                rerun.append(job.id)
+        return rerun, interrupted
+
+    def _stop_leftovers(self) -> None:
+        """After the consumer stopped: a job whose step outlived the timeout is never left "running"."""
+        for job in self.store.active():
+            if job.state == "running" and not (job.kind in RERUN_KINDS and self.store.requeue(job.id, RERUN_STEP)):
+                self.store.finish(job.id, "interrupted", error=STOPPED)
+
     def start_consumer(self) -> None:
-        """Mark what a dead server left running as interrupted, then run the consumer's threads."""
+        """Pick up what a stopped or killed server left (`recover`), then run the consumer's threads."""
         if self._consumer is not None:
             return
-        interrupted = self.store.interrupt_running()
-        if interrupted:
-            log.warning("jobs %s were running when the server stopped: marked interrupted", interrupted)
+        rerun, interrupted = self.recover()
+        if rerun or interrupted:
+            log.warning("after a restart: jobs %s queued again, jobs %s marked interrupted", rerun, interrupted)
         self.stopping.clear()
         # Poll quickly when busy, at most every second when idle (huey backs off between the two);
         # `periodic`: the minutely webhook sweep.
@@ -200,7 +271,7 @@ class JobQueue:
         self._consumer.shutdown_timeout = 60  # a bound on a hang: each step of a job is short
         self._consumer.stop(graceful=True)
         self._consumer = None
-        self.store.interrupt_running()  # a step that outlived the timeout: still never left "running"
+        self._stop_leftovers()
 
     def run_forever(self) -> None:
         """`inkseal worker`: the consumer in this process, until interrupted (Ctrl-C / SIGTERM)."""
@@ -243,24 +314,29 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 def run_scan_job(ctx: JobContext) -> dict:
     from inkseal.web.api import match_json, owned_matching
     from inkseal.web.scope import UserScope
+    from inkseal.web.uploads import names_in, restamp
 
     inputs = ctx.folder / "in"
     sources = sorted(str(p) for p in inputs.iterdir()) if inputs.exists() else []
     sources += ctx.job.params.get("urls", [])
     total = max(len(sources), 1)
-    ctx.progress(0, total, "scanning")
+    ctx.progress(0, total, "scanning / 扫描中")
     done = 0
 
     def on_item(_result: Any) -> None:
         nonlocal done, total
         done += 1
         total = max(total, done)
-        ctx.progress(done, total, f"{done} item(s) scanned")
+        ctx.progress(done, total, f"{done} item(s) scanned / 已扫描 {done} 项")
 
     scope = UserScope(ctx.ink, ctx.queue.accounts, ctx.user)
-    with owned_matching(scope):
-        report = ctx.ink.scan(sources, on_item)
-    ctx.progress(done, max(done, 1), "done")
+    names = names_in(inputs) if inputs.exists() else {}
+    try:
+        with owned_matching(scope):
+            report = ctx.ink.scan(sources, on_item)
+    finally:
+        restamp(ctx.ink.registry, inputs, names)  # stored as `upload:<sha>/<name>`, never the job folder's path
+    ctx.progress(done, max(done, 1), "done / 完成")
     failed = [{"item": _shown(r.item.label, inputs), "error": (r.error or "").replace(f"{inputs}/", "")}
               for r in report.failed]
     matches = [match_json(ctx.ink.registry.match(m.id)) for r in report.matched for m in r.matches]
@@ -291,13 +367,13 @@ def run_seal_job(ctx: JobContext) -> dict:
 
     p = ctx.job.params
     if ctx.secret is None:
-        raise Stopping()  # queued before a restart: its passphrase was never written down, so it cannot run
-    ctx.progress(0, 1, "sealing")
+        raise PassphraseLost()  # queued before a restart: its passphrase was never written down, so it cannot run
+    ctx.progress(0, 1, "sealing / 盖章中")
     out = ctx.ink.settings.home / "sealed" / f"work{p['work_id']}-job{ctx.job.id}.{p['format']}"
     out.parent.mkdir(parents=True, exist_ok=True)
     opts = SealOptions(**p["options"])
-    result = seal(ctx.ink, p["work_id"], out, opts, ctx.secret)
-    ctx.progress(1, 1, "done")
+    result = seal(ctx.author, p["work_id"], out, opts, ctx.secret)  # signed with the job owner's keys
+    ctx.progress(1, 1, "done / 完成")
     return {"work_id": p["work_id"], "file_id": result.file_id, "regions": result.regions, "warnings": result.warnings,
             "image": f"/api/v1/works/{p['work_id']}/files/{result.file_id}/image"}
 
@@ -312,15 +388,15 @@ def run_pack_job(ctx: JobContext) -> dict:
     puts the Chinese and the English pack side by side (zh/, en/) in one zip."""
     p = ctx.job.params
     if ctx.secret is None:
-        raise Stopping()  # queued before a restart: its passphrase was never written down, so it cannot run
+        raise PassphraseLost()  # queued before a restart: its passphrase was never written down, so it cannot run
     langs = ["zh", "en"] if p["lang"] == "both" else [p["lang"]]
-    ctx.progress(0, len(langs), "building")
+    ctx.progress(0, len(langs), "building / 生成中")
     built = []
     for i, lang in enumerate(langs):
         out = ctx.folder / "build" / f"pack-{lang}.zip"
-        built.append((lang, ctx.ink.evidence(p["match_id"], out, passphrase=ctx.secret, lang=lang, as_zip=True,
-                                             force=True, for_platform=p["for"] == "platform")))
-        ctx.progress(i + 1, len(langs), f"{lang} pack built")
+        built.append((lang, ctx.author.evidence(p["match_id"], out, passphrase=ctx.secret, lang=lang, as_zip=True,
+                                                force=True, for_platform=p["for"] == "platform")))
+        ctx.progress(i + 1, len(langs), f"{lang} pack built / {lang} 证据包已生成")
     target = pack_path(ctx.queue, ctx.job.id)
     if len(built) == 1:
         shutil.move(built[0][1], target)

@@ -3,7 +3,10 @@
     pages.py          install(app): routers, /static, HTML errors for page paths; sign in/out, language, dashboard
     pages_works.py    works gallery + upload, one work, its journal and authorship statement
     pages_matches.py  match inbox (decide with one click or a key), case page, evidence pack download
-    pages_tools.py    inspect an image, scan uploaded images
+    pages_drafts.py   a case's drafts (takedown notice, demand letter; zh and en) from its newest pack
+    pages_tools.py    inspect an image
+    pages_seal.py     seal a work: form, live preview of signature and AI label, the seal job
+    pages_jobs.py     scans (URLs, pictures, saved pages, WARCs) as jobs; any job's page, followed live (SSE)
 
 Each handler calls the API's route function or the `UserScope` / `Inkseal` method the API calls (one code
 path per operation); forms carry the session's CSRF token (`csrf_token` field), checked by
@@ -15,11 +18,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
@@ -28,13 +32,14 @@ from inkseal.registry.accounts import Account
 from inkseal.registry.statuses import status_name
 from inkseal.web import auth
 from inkseal.web.messages import ApiError
-from inkseal.web.pages_text import text
+from inkseal.web.pages_text import TEXT, text
 from inkseal.web.scope import UserScope
 
 HERE = Path(__file__).parent
 LANG_COOKIE = "inkseal_lang"
 LANGS = ("en", "zh")
 OPEN_STATUSES = ("new", "confirmed", "notice_sent", "still_online")
+ONLINE_PAGE = 10
 
 # autoescape on: every value is data. The default Undefined (empty) on purpose: journal entries and reports
 # are free-form dicts, and a key one tool does not write must leave a blank, not fail the page.
@@ -71,6 +76,8 @@ def render(request: Request, template: str, user: Account | None, status_code: i
         lang=lang, user=user, csrf=(user.csrf_token or "") if user else "",
         path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         _=lambda key, **kw: text(key, lang, **kw), status_name=lambda s: status_name(s, lang),
+        # a name built from data (a job's kind or state): the raw value where no text exists for it yet
+        name_of=lambda prefix, value: text(prefix + value, lang) if prefix + value in TEXT else value,
         signed_in=bool(user and not user.is_local), **ctx)
     # `same-origin`, not the API's `no-referrer`: under no-referrer Chromium sends `Origin: null` with a
     # form's POST, which `auth._same_origin` (rightly) refuses; same-origin still tells other sites nothing.
@@ -79,6 +86,36 @@ def render(request: Request, template: str, user: Account | None, status_code: i
 
 def error_page(request: Request, status: int, error: dict[str, str]) -> HTMLResponse:
     return render(request, "error.html.j2", None, status, message=error.get(lang_of(request), error["en"]))
+
+
+PAGE_SIZE = 60
+
+
+def keyset(fetch: Callable[[int | None, int], list], after: int | None, size: int | None = None,
+           keep: Callable[[Any], bool] | None = None) -> tuple[list, int | None]:
+    """One page of a list in id order (rows after `after`) and the `after` of the next page, or None.
+    `fetch(after, limit)` is the store's keyset listing; `keep` a filter the store cannot apply (dates):
+    batches are read until the page is full, so a filtered page is never short while more rows follow."""
+    size = size or PAGE_SIZE
+    out: list = []
+    cursor, batch_size = after, size + 1 if keep is None else max(200, size + 1)
+    while len(out) <= size:
+        batch = fetch(cursor, batch_size)
+        out += [row for row in batch if keep is None or keep(row)]
+        if len(batch) < batch_size:
+            break
+        cursor = batch[-1].id
+    return out[:size], (out[size - 1].id if len(out) > size else None)
+
+
+def page_links(request: Request, next_after: int | None) -> dict[str, str | None]:
+    """The next page's and the first page's address: the same path and filters, another `after`."""
+    def here(url: Any) -> str:
+        return url.path + (f"?{url.query}" if url.query else "")
+
+    url = request.url.remove_query_params("done")  # "what was just done" belongs to this page only
+    return {"next_url": here(url.include_query_params(after=next_after)) if next_after else None,
+            "first_url": here(url.remove_query_params("after")) if request.query_params.get("after") else None}
 
 
 router = APIRouter(include_in_schema=False)
@@ -118,14 +155,17 @@ def logout_form(request: Request, user: PageUser) -> Response:
 
 
 @router.get("/")
-def dashboard(request: Request, user: PageUser) -> HTMLResponse:
+def dashboard(request: Request, user: PageUser,
+              after: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None) -> HTMLResponse:
+    """`after` pages the list of cases still online (keyset, in id order)."""
     scope = scope_of(request, user)
     new = scope.matches("new")
     open_cases = [c for c in scope.cases() if c.status in OPEN_STATUSES]
     by_site = Counter(c.host for c in open_cases).most_common()
-    online = scope.cases(status="still_online")
+    online, next_after = keyset(lambda a, n: scope.cases(status="still_online", after_id=a, limit=n), after,
+                                size=ONLINE_PAGE)
     return render(request, "dashboard.html.j2", user, new_count=len(new), latest=new[-6:][::-1], by_site=by_site,
-                  online=online[-10:][::-1], scans=recent_scans(scope))
+                  online=online, scans=recent_scans(scope), **page_links(request, next_after))
 
 
 def recent_scans(scope: UserScope, limit: int = 8) -> list[dict]:
@@ -154,10 +194,11 @@ def install(app: FastAPI) -> None:
     """Adds the pages, /static, the login redirect and HTML error pages (for paths outside /api/)."""
     from inkseal.errors import BadImage, InksealError, NotFound
     from inkseal.registry.cases import CaseRefused
-    from inkseal.web import pages_matches, pages_tools, pages_works
+    from inkseal.web import pages_drafts, pages_jobs, pages_matches, pages_seal, pages_tools, pages_works
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for r in (router, pages_works.router, pages_matches.router, pages_tools.router):
+    for r in (router, pages_works.router, pages_seal.router, pages_matches.router, pages_drafts.router,
+              pages_tools.router, pages_jobs.router):
         app.include_router(r)
 
     async def to_login(request: Request, _exc: Exception) -> Response:

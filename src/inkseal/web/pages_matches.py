@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
@@ -17,14 +17,16 @@ from inkseal.registry.models import Match
 from inkseal.registry.statuses import CASE_STATUSES, TRANSITIONS, status_name
 from inkseal.web import api, auth
 from inkseal.web.messages import ApiError
-from inkseal.web.pages import PageUser, lang_of, render, scope_of
+from inkseal.web.pages import PageUser, keyset, lang_of, page_links, render, scope_of
+from inkseal.web.pages_drafts import case_drafts, case_pack_jobs
 from inkseal.web.pages_text import text
 from inkseal.web.pages_works import thumb_url
 from inkseal.web.scope import UserScope
 
 router = APIRouter(include_in_schema=False)
 DECISIONS = ("confirmed", "ignored", "whitelisted")
-INBOX_LIMIT = 200
+INBOX_LIMIT = 200  # ids decided in one bulk action
+INBOX_PAGE = 50
 
 
 def match_view(m: Match, lang: str) -> dict:
@@ -42,15 +44,20 @@ def inbox(request: Request, user: PageUser,
           status: Annotated[Literal[CASE_STATUSES] | Literal[""], Query()] = "new",  # type: ignore[valid-type]
           work: Annotated[int | None, Query(ge=1, le=api.MAX_ID)] = None,
           since: Annotated[date | None, Query()] = None, until: Annotated[date | None, Query()] = None,
-          done: Annotated[str, Query(max_length=200)] = "") -> HTMLResponse:
+          done: Annotated[str, Query(max_length=200)] = "", after: api.After = None) -> HTMLResponse:
+    """One page of matches (keyset: `after`, in id order) under the filters; the page links keep them."""
     scope = scope_of(request, user)
-    rows = scope.matches(status or None, work, limit=INBOX_LIMIT)
-    rows = [m for m in rows
-            if (since is None or m.created_at.date() >= since) and (until is None or m.created_at.date() <= until)]
+
+    def in_dates(m: Match) -> bool:
+        return (since is None or m.created_at.date() >= since) and (until is None or m.created_at.date() <= until)
+
+    rows, next_after = keyset(lambda a, n: scope.matches(status or None, work, after_id=a, limit=n), after,
+                              INBOX_PAGE, keep=in_dates if since or until else None)
     lang = lang_of(request)
-    return render(request, "matches.html.j2", user, views=[match_view(m, lang) for m in reversed(rows)],
+    return render(request, "matches.html.j2", user, views=[match_view(m, lang) for m in rows],
                   statuses=CASE_STATUSES, works=scope.works(), f_status=status, f_work=work, f_since=since or "",
-                  f_until=until or "", done=done, decisions=DECISIONS, thumb_url=thumb_url)
+                  f_until=until or "", done=done, decisions=DECISIONS, thumb_url=thumb_url,
+                  **page_links(request, next_after))
 
 
 @router.post("/matches/decide")
@@ -88,21 +95,38 @@ def suspect_image(request: Request, user: PageUser, match_id: api.Id,
 
 
 # -- cases -----------------------------------------------------------------------------------------------------
-def timeline(scope: UserScope, case_id: int, lang: str) -> list[dict]:
-    """First seen, each later sighting, each re-check and the latest decision, oldest first."""
-    case = scope.case(case_id)
-    events = []
-    for i, m in enumerate(scope.ink.registry.case_matches(case_id)):
-        when = m.suspect.captured_at or m.suspect.seen_at
-        events.append({"when": when, "what": text("first_seen" if i == 0 else "seen_again", lang),
-                       "detail": m.suspect.page_url or m.suspect.source.rsplit("/", 1)[-1]})
-    for c in case.checks:
-        events.append({"when": c.checked_at, "what": text("checked", lang, result=status_name(c.result, lang)),
-                       "detail": c.note})
-    if case.decided_at is not None:
-        events.append({"when": case.decided_at, "what": text("decided", lang, status=status_name(case.status, lang)),
-                       "detail": case.note})
-    return sorted(events, key=lambda e: e["when"].isoformat())
+def _utc_naive(at: datetime | None) -> datetime:
+    """SQLite hands back naive UTC times, PostgreSQL and the job store aware ones: one kind, to sort."""
+    if at is None:
+        return datetime.min
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+
+
+def timeline(scope: UserScope, case_id: int, lang: str, packs: list | None = None) -> tuple[list[dict], str]:
+    """The API's case history (`api.case_history`: sightings, re-checks, the current status), in words, with
+    each evidence pack built for the case (the job store keeps those, with their time); oldest first.
+    Also the history's own note on what the registry does not keep."""
+    scope.case(case_id)
+    history = api.case_history(scope.ink, case_id)
+    rows = []
+    for e in history["events"]:
+        kind = e["event"]
+        if kind in ("first_seen", "seen"):
+            row = {"what": text("first_seen" if kind == "first_seen" else "seen_again", lang), "status": "",
+                   "detail": e.get("page_url") or (e.get("source") or "").rsplit("/", 1)[-1]}
+        elif kind == "check":
+            row = {"what": text("checked", lang, result=status_name(e["result"], lang)), "status": e["result"],
+                   "detail": e.get("note") or ""}
+        else:  # the current status, with the time it was set
+            row = {"what": text("decided", lang, status=status_name(e["status"], lang)), "status": e["status"],
+                   "detail": e.get("note") or ""}
+        rows.append(row | {"when": e["at"]})
+    for job in packs or []:
+        rows.append({"when": job.finished_at, "what": text("pack_built", lang), "status": "",
+                     "detail": text("for_" + job.params.get("for", "court"), lang), "job": job.id})
+    rows.sort(key=lambda r: _utc_naive(r["when"]))
+    note = history.get("note") or {}
+    return rows, note.get(lang, note.get("en", ""))
 
 
 def _screenshot_digest(scope: UserScope, case_id: int) -> tuple[str, Match] | None:
@@ -119,7 +143,10 @@ def case_page_response(request: Request, user: PageUser, case_id: int, error: st
     case = scope.case(case_id)
     lang = lang_of(request)
     sightings = scope.ink.registry.case_matches(case_id)
-    return render(request, "case.html.j2", user, status_code, case=case, events=timeline(scope, case_id, lang),
+    packs = case_pack_jobs(request, scope, case_id)
+    events, history_note = timeline(scope, case_id, lang, packs)
+    return render(request, "case.html.j2", user, status_code, case=case, events=events, history_note=history_note,
+                  drafts=case_drafts(request, packs),
                   latest=match_view(sightings[-1], lang) if sightings else None,
                   has_screenshot=_screenshot_digest(scope, case_id) is not None,
                   next_statuses=TRANSITIONS.get(case.status, ()), error=error)
@@ -174,11 +201,17 @@ def case_pack(request: Request, user: PageUser, case_id: api.Id,
     match_id = sightings[-1].id
     name = f"inkseal-case{case_id}-match{match_id}-{audience}-{lang}.zip"
     try:
-        scope.ink.keys.private(passphrase)  # no key yet / wrong passphrase: a clear line before any work
+        author = scope.signing_author()  # the user's own keys and journal sign the pack
+        author.keys.private(passphrase)  # wrong passphrase: a clear line before any work
         with api.upload_dir(scope.ink) as tmp:
-            path = scope.ink.evidence(match_id, tmp / name, passphrase=passphrase, lang=lang, as_zip=True,
+            path = author.evidence(match_id, tmp / name, passphrase=passphrase, lang=lang, as_zip=True,
                                       for_platform=audience == "platform")
             data = path.read_bytes()
+    except ApiError as exc:
+        if exc.status == 404:
+            raise
+        reason = exc.error.get(lang_of(request), exc.error["en"])
+        return case_page_response(request, user, case_id, text("pack_failed", lang_of(request), reason=reason), 422)
     except (InksealError, ValueError) as exc:
         return case_page_response(request, user, case_id, text("pack_failed", lang_of(request), reason=str(exc)), 422)
     return Response(data, media_type="application/zip",

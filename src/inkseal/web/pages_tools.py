@@ -1,4 +1,4 @@
-"""Inspect an image, scan uploaded images: the API's own route functions, shown as pages."""
+"""Inspect an image: the API's own route function, shown as a page (scans: pages_jobs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from inkseal.web import api
 from inkseal.web.messages import ApiError
-from inkseal.web.pages import PageUser, lang_of, recent_scans, render, scope_of
+from inkseal.web.pages import PageUser, lang_of, render, scope_of
+from inkseal.web.scope import UserScope
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,27 +28,10 @@ def inspect_page(request: Request, user: PageUser) -> HTMLResponse:
 @router.post("/inspect")
 def inspect_form(request: Request, user: PageUser, file: Annotated[UploadFile, File()]) -> HTMLResponse:
     """The report of `POST /api/v1/inspect` (`seal.inspect.inspect_bytes` on the user's works)."""
+    scope = scope_of(request, user)
     try:
-        answer = api.inspect_image(scope=scope_of(request, user), file=file, lang=lang_of(request))
+        answer = api.inspect_image(scope=scope, file=file, lang=lang_of(request))
     except ApiError as exc:
         return render(request, "inspect.html.j2", user, exc.status, report=None, error=_error_text(request, exc))
-    return render(request, "inspect.html.j2", user, report=json.loads(bytes(answer.body)), error=None)
-
-
-@router.get("/scans")
-def scans_page(request: Request, user: PageUser) -> HTMLResponse:
-    scope = scope_of(request, user)
-    return render(request, "scans.html.j2", user, result=None, error=None, scans=recent_scans(scope))
-
-
-@router.post("/scans")
-def scan_form(request: Request, user: PageUser, file: Annotated[list[UploadFile], File()]) -> HTMLResponse:
-    """`POST /api/v1/scans` (`Inkseal.scan` on the user's works), synchronously, then its results."""
-    scope = scope_of(request, user)
-    try:
-        answer = api.scan_images(scope=scope, request=request, file=[f for f in file if f.filename])
-    except ApiError as exc:
-        return render(request, "scans.html.j2", user, exc.status, result=None, error=_error_text(request, exc),
-                      scans=recent_scans(scope))
-    return render(request, "scans.html.j2", user, result=json.loads(bytes(answer.body)), error=None,
-                  scans=recent_scans(scope))
+    report = json.loads(bytes(answer.body))  # its c2pa part carries the whole manifest and the signer
+    return render(request, "inspect.html.j2", user, report=report, error=None)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from inkseal.web import api
 from inkseal.web.messages import ApiError
-from inkseal.web.pages import PageUser, lang_of, render, scope_of
+from inkseal.web.pages import PageUser, keyset, lang_of, page_links, render, scope_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,10 +23,16 @@ def thumb_url(work_id: int, file_id: int) -> str:
     return f"/api/v1/works/{work_id}/files/{file_id}/image?size=thumb"
 
 
+def gallery(request: Request, user: PageUser, after: int | None) -> dict:
+    """One page of the user's works (keyset, in id order) and the links to the next and the first page."""
+    scope = scope_of(request, user)
+    works, next_after = keyset(lambda a, n: scope.works(a, n), after)
+    return {"works": works, **page_links(request, next_after)}
+
+
 @router.get("/works")
-def works_page(request: Request, user: PageUser) -> HTMLResponse:
-    return render(request, "works.html.j2", user, works=scope_of(request, user).works(), results=[],
-                  thumb_url=thumb_url)
+def works_page(request: Request, user: PageUser, after: api.After = None) -> HTMLResponse:
+    return render(request, "works.html.j2", user, results=[], thumb_url=thumb_url, **gallery(request, user, after))
 
 
 @router.post("/works")
@@ -46,7 +52,8 @@ def register_form(request: Request, user: PageUser, file: Annotated[list[UploadF
             results.append({"name": f.filename, "id": None, "existing": False,
                             "error": exc.error.get(lang, exc.error["en"])})
     status = 200 if all(r["error"] is None for r in results) else 422
-    return render(request, "works.html.j2", user, status, works=scope.works(), results=results, thumb_url=thumb_url)
+    return render(request, "works.html.j2", user, status, results=results, thumb_url=thumb_url,
+                  **gallery(request, user, None))
 
 
 @router.get("/works/{work_id}")
@@ -63,7 +70,7 @@ def journal_page(request: Request, user: PageUser, work_id: api.Id) -> HTMLRespo
 
     scope = scope_of(request, user)
     work = scope.work(work_id)
-    facts = gather(scope.ink.journal.entries(work_id), work_id, work.title, work.author.name)
+    facts = gather(scope.author.journal.entries(work_id), work_id, work.title, work.author.name)  # the user's journal
     files_by_sha = {f.sha256: f.id for f in work.files}
     timeline = sorted(facts.generations + facts.curation + facts.files, key=lambda e: e["seq"])
     return render(request, "journal.html.j2", user, work=work, facts=facts, timeline=timeline,
@@ -78,6 +85,6 @@ def statement_page(request: Request, user: PageUser, work_id: api.Id,
     scope.work(work_id)
     lang = lang or lang_of(request)
     with api.upload_dir(scope.ink) as tmp:
-        paths = scope.ink.statement(work_id, tmp, langs=(lang,), pdf=False)
+        paths = scope.author.statement(work_id, tmp, langs=(lang,), pdf=False)  # from the user's own journal
         html = paths[lang]["html"].read_text(encoding="utf-8")
     return HTMLResponse(html, headers={"content-security-policy": STATEMENT_CSP})

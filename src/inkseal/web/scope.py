@@ -20,7 +20,7 @@ from inkseal.registry.accounts import Account, Accounts
 from inkseal.web.messages import ApiError, message
 
 if TYPE_CHECKING:
-    from inkseal.app import Inkseal
+    from inkseal.app import AuthorView, Inkseal
     from inkseal.config import Settings
     from inkseal.journal.keys import KeyStore
     from inkseal.match.matcher import Matcher, Verdict
@@ -34,14 +34,22 @@ class OwnedMatcher:
     """The application's matcher, looking only at `works` (every other attribute is the matcher's): other
     accounts' works are left out before verification (`Matcher.match(only_works=...)`)."""
 
-    def __init__(self, matcher: Matcher, works: Collection[int]) -> None:
-        self._matcher, self._works = matcher, frozenset(works)
+    def __init__(self, matcher: Matcher | OwnedMatcher, works: Collection[int]) -> None:
+        works = frozenset(works)
+        if isinstance(matcher, OwnedMatcher):  # inside `owned_matching` the app's matcher already is one
+            works, matcher = works & matcher._works, matcher._matcher
+        self._matcher, self._works = matcher, works
 
     def match(self, image: Any, **kw: Any) -> list[Verdict]:
         return self._matcher.match(image, only_works=self._works, **kw)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._matcher, name)
+
+
+def author_of(ink: Inkseal, user: Account) -> Inkseal | AuthorView:
+    """Whose keys sign for `user`: the install's own (the local user) or the account's (everyone else)."""
+    return ink.author(None if user.is_local else user.id)
 
 
 def not_found(kind: str, object_id: int) -> ApiError:
@@ -62,8 +70,21 @@ class UserScope:
         return self.ink.registry
 
     @property
+    def author(self) -> Inkseal | AuthorView:
+        """The application as this user's author: their own keys and journal (`Inkseal.author`). The single
+        local user keeps the install's $HOME/keys and journal, as the CLI does."""
+        return author_of(self.ink, self.user)
+
+    @property
     def keys(self) -> KeyStore:
-        return self.ink.keys
+        return self.author.keys
+
+    def signing_author(self) -> Inkseal | AuthorView:
+        """`author`, refused with 409 while the user has no signing key yet (POST /api/v1/keys)."""
+        author = self.author
+        if not author.keys.exists():
+            raise ApiError(409, message("no_keys"))
+        return author
 
     @property
     def matcher(self) -> OwnedMatcher:
