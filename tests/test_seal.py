@@ -88,6 +88,48 @@ def test_inspect_sealed_file(sealed: dict) -> None:
     assert rep["findings"] == []
 
 
+@pytest.mark.parametrize("fmt", ["png", "jpg", "webp"])
+def test_sealed_file_carries_one_label_in_every_carrier_and_check_confirms(sealed: dict, fmt: str) -> None:
+    """GB 45438 / TC260: XMP plus PNG tEXt `AIGC` or EXIF UserComment, the same label in each."""
+    import inkseal.cli_platform  # noqa: F401 - registers `check`
+    from inkseal.journal.importers.labels import implicit_labels
+    from inkseal.journal.metadata import read_metadata
+
+    path = sealed["tmp"] / f"carriers.{fmt}"
+    if fmt == "webp":
+        assert sealed["run"]("seal", "1", "-o", str(path), "--signature", "© Li").exit_code == 0
+    else:
+        path = sealed[fmt]
+    found = implicit_labels(read_metadata(path.read_bytes()))
+    assert {x["carrier"] for x in found} == {"XMP TC260:AIGC", "PNG tEXt chunk 'AIGC'" if fmt == "png" else "EXIF UserComment"}
+    assert found[0]["label"] == found[1]["label"] and found[0]["label"]["ProduceID"] == "inkseal:work:1"
+    res = sealed["run"]("check", str(path), "--json")
+    assert res.exit_code == 0, res.output
+    (rep,) = json.loads(res.stdout)
+    assert rep["tier"] == "confirmed" and rep["findings"] == []
+    assert [c["signature"] for c in rep["labels"]] == ["verified", "verified"]  # this install's own key
+    anchor = (Path(sealed["home"]) / "keys" / "c2pa" / "anchor.pem").read_bytes()
+    assert validate(path.read_bytes(), {"jpg": "JPEG"}.get(fmt, fmt.upper()), anchor)["state"] == "Trusted"  # signed last
+
+
+def test_check_finds_our_watermark_only_with_the_keys(sealed: dict) -> None:
+    """A sealed picture without its explicit label, re-saved (all metadata gone): only the watermark is left."""
+    import inkseal.cli_platform  # noqa: F401 - registers `check`
+
+    src = sealed["tmp"] / "unlabelled.png"
+    assert sealed["run"]("seal", "1", "-o", str(src), "--signature", "Li", "--no-ai-label").exit_code == 0
+    copy = sealed["tmp"] / "reposted.jpg"
+    Image.open(src).convert("RGB").save(copy, "JPEG", quality=90)
+    (plain,) = json.loads(sealed["run"]("check", str(copy), "--json").stdout)
+    assert plain["tier"] == "none" and "watermark keys" in plain["not_checked"]["inkseal_watermark"]
+    res = sealed["run"]("check", str(copy), "--watermark", "--json")
+    assert res.exit_code == 0, res.output
+    (rep,) = json.loads(res.stdout)
+    assert rep["tier"] == "suspected" and rep["labels"] == []
+    (s,) = rep["evidence"]
+    assert s["signal"] == "inkseal_watermark" and "work 1" in s["en"] and "detector signal only" in s["en"]
+
+
 def test_inspect_stripped_cropped_reencoded_copy(sealed: dict) -> None:
     im = Image.open(sealed["png"]).convert("RGB")
     w, h = im.size

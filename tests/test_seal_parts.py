@@ -88,3 +88,27 @@ def test_c2pa_manifest_trusted_with_our_anchor_and_invalid_after_any_change(fmt:
     Image.open(io.BytesIO(signed)).save(resaved, fmt)
     assert validate(resaved.getvalue(), fmt)["state"] == "Absent"
     assert re.search(rb"TC260", signed)
+
+
+def test_carriers_are_spliced_and_refuse_broken_files_in_one_line() -> None:
+    from inkseal.seal.carriers import CarrierError, png_chunks, write_carriers
+    from inkseal.seal.xmp import parse_xmp, replace_aigc
+
+    buf = io.BytesIO()
+    picture().save(buf, "PNG")
+    lab = AIGCLabel(content_producer="Li", produce_id="p1").as_json()
+    packet = build_xmp(RightsMetadata(AIGCLabel(**{"content_producer": "Li", "produce_id": "p1"}), creator="Li",
+                                      rights="r")).decode()
+    out = write_carriers(buf.getvalue(), "PNG", xmp=packet.encode(), label=lab)
+    kinds = [k for k, _b, _w in png_chunks(out)]
+    assert kinds.index(b"tEXt") < kinds.index(b"IDAT") and kinds.count(b"iTXt") == 1
+    again = write_carriers(out, "PNG", xmp=packet.encode(), label=lab)  # replaced in place, never doubled
+    assert again == out
+    edited = replace_aigc(packet, {**lab, "PropagateID": "x&y<z>", "ContentPropagator": "平台"})
+    assert parse_xmp(edited)["aigc"]["PropagateID"] == "x&y<z>"
+    assert edited.replace(edited[edited.index("<TC260:AIGC>"):edited.index("</TC260:AIGC>")], "") == \
+        packet.replace(packet[packet.index("<TC260:AIGC>"):packet.index("</TC260:AIGC>")], "")  # nothing else moved
+    for fmt, data in (("PNG", out[:100]), ("JPEG", b"\xff\xd8\xff\xe1\xff\xff"), ("WEBP", b"RIFF\0\0\0\0WEBPVP8 ")):
+        with pytest.raises(CarrierError) as exc:
+            write_carriers(data, fmt, label=lab)
+        assert "\n" not in str(exc.value)

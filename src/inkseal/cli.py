@@ -462,29 +462,45 @@ def inspect_cmd(
         except (InksealError, OSError) as exc:
             failed += 1
             rep = {"error": str(exc)}
-            err.print(t("item_failed", state.language, item=str(f), reason=str(exc)), highlight=False)
+            from inkseal.journal.showgen import safe as _safe
+
+            err.print(t("item_failed", state.language, item=_safe(str(f)), reason=_safe(str(exc))), highlight=False)
         reports.append({"file": str(f), **rep})
     if as_json:
         _emit(reports)
     else:
+        from inkseal.journal.showgen import generation_lines, safe
+
         for r in reports:
             if "error" in r:
                 continue
             lab = r["implicit_label"]
-            out.print(f"[bold]{r['file']}[/bold] {r['format']} {r['width']}x{r['height']}", highlight=False)
-            out.print(f"  implicit label: {'Label ' + str(lab.get('Label')) + ', ' + str(lab.get('ContentProducer')) if lab['present'] else 'none'}"
+            out.print(f"[bold]{safe(r['file'])}[/bold] {r['format']} {r['width']}x{r['height']}", highlight=False)
+            out.print(f"  implicit label: {safe('Label ' + str(lab.get('Label')) + ', ' + str(lab.get('ContentProducer'))) if lab['present'] else 'none'}"
+                      + (f" ({safe(lab['carrier'])})" if lab.get("carrier") else "")
                       + (f", signature {'valid' if lab.get('signature_valid') else 'INVALID'}" if 'signature_valid' in lab else ""),
                       highlight=False)
-            out.print(f"  C2PA: {r['c2pa']['state']}" + (f" ({r['c2pa']['claim_generator']})" if r['c2pa']['claim_generator'] else ""),
+            out.print(f"  C2PA: {r['c2pa']['state']}" + (f" ({safe(r['c2pa']['claim_generator'])})" if r['c2pa']['claim_generator'] else ""),
                       highlight=False)
+            c2 = r["c2pa"]
+            if c2.get("service"):
+                out.print(f"    {safe(c2['service'])}" + (f" {safe(c2['generator_version'])}" if c2.get("generator_version") else "")
+                          + f": {safe(', '.join(str(a) for a in c2.get('actions') or []))}"
+                          + (f"; {safe(c2['digital_source_type'].rsplit('/', 1)[-1])}" if c2.get("digital_source_type") else "")
+                          + (f"; agent {safe(', '.join(c2['software_agents']))}" if c2.get("software_agents") else "")
+                          + (f"; ingredients {safe(', '.join(str(i.get('title')) for i in c2['ingredients']))}"
+                             if c2.get("ingredients") else ""), highlight=False)
             if r["watermark"]:
                 w = r["watermark"]
                 out.print(f"  watermark ({w['mode']}): {'work ' + str(w['work_id']) if w['detected'] else 'not found'}, "
                           f"{w['agreement']} bits, false-positive probability {w['false_positive_probability']:.1e}", highlight=False)
             for g in r["generator"]:
-                out.print(f"  generator: {g['tool']} seed {g['seed']}", highlight=False)
+                for line in generation_lines(g, state.language):
+                    out.print(line, highlight=False)
+            for problem in r.get("metadata_problems") or []:
+                out.print(f"  [yellow]! {safe(problem)}[/yellow]", highlight=False)
             for fnd in r["findings"]:
-                out.print(f"  [yellow]! {fnd['message']}[/yellow]", highlight=False)
+                out.print(f"  [yellow]! {safe(fnd['message'])}[/yellow]", highlight=False)
     if failed:
         raise typer.Exit(1)
 
@@ -510,3 +526,5 @@ def main() -> None:
 import inkseal.cli_journal  # noqa: E402,F401  (registers `keys` and `journal` on `app`)
 import inkseal.cli_cases  # noqa: E402,F401  (registers `cases` and `case` on `app`)
 import inkseal.cli_web  # noqa: E402,F401  (registers `serve`, `user` and `token` on `app`)
+import inkseal.cli_metadata  # noqa: E402,F401  (registers `metadata strip` on `app`)
+import inkseal.cli_platform  # noqa: E402,F401  (registers `check` on `app`)

@@ -5,7 +5,9 @@ Order matters, and is fixed here:
     2. explicit AI label "AI生成" (GB 45438-2025: edge or corner, >= 5 % of the shorter side)
     3. invisible keyed watermark carrying the work id        <- the pixels are final after this step
     4. XMP: TC260:AIGC implicit label (ReservedCode1 = our Ed25519 signature over the pixels'
-       SHA-256 and the ProduceID), IPTC DigitalSourceType, PLUS DataMining, dc:creator, dc:rights
+       SHA-256 and the ProduceID), IPTC DigitalSourceType, PLUS DataMining, dc:creator, dc:rights;
+       the same label also in the other carriers the TC260 guide allows (PNG tEXt `AIGC`, EXIF
+       UserComment for JPEG / WebP), so a platform reading any one of them finds it
     5. C2PA manifest, signed last (actions, training-mining, soft-binding to the watermark, journal
        checkpoint link): any later change to the bytes invalidates it.
 The sealed file is registered as the work's published version; the pre-watermark pixels are kept
@@ -27,9 +29,10 @@ from PIL import Image
 from inkseal.imaging import load_image
 from inkseal.seal import watermark
 from inkseal.seal.c2pa_sign import ManifestInput, sign
+from inkseal.seal.carriers import write_carriers
 from inkseal.seal.label import add_ai_label
 from inkseal.seal.signature import add_signature
-from inkseal.seal.xmp import DMI_PROHIBITED, AIGCLabel, RightsMetadata, build_xmp, encode, insert_xmp
+from inkseal.seal.xmp import DMI_PROHIBITED, AIGCLabel, RightsMetadata, build_xmp, encode
 
 if TYPE_CHECKING:
     from inkseal.services import AddFile, SealContext
@@ -123,7 +126,7 @@ def seal_work(deps: SealDeps, work_id: int, output: Path, opts: SealOptions, pas
                       reserved_code1=base64.b64encode(signature).decode())
     rights = opts.rights or f"© {work.author.name}. All rights reserved. 版权所有。"
     xmp = build_xmp(RightsMetadata(label, creator=work.author.name, rights=rights, data_mining=opts.data_mining))
-    data = insert_xmp(encoded, fmt, xmp)
+    data = write_carriers(encoded, fmt, xmp=xmp, label=label.as_json())  # pixels untouched: byte splicing
 
     checkpoints = deps.checkpoints()
     checkpoint = None

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
 from dataclasses import dataclass, field
 
 from PIL import Image, PngImagePlugin
@@ -199,3 +201,28 @@ def read_xmp_bytes(data: bytes) -> bytes | None:
     if x is None:
         return None
     return x if isinstance(x, bytes) else str(x).encode("utf-8")
+
+
+def replace_aigc(packet: str, label: dict[str, str]) -> str:
+    """`packet` with its TC260:AIGC value (element or attribute form) set to `label`, every other byte kept.
+
+    A text edit on purpose: rebuilding the packet through ElementTree would drop comments, padding,
+    namespace prefixes and fields we do not model. The result is re-parsed: the edit counts only when
+    the XML parser then reads exactly the new label."""
+    parsed = parse_xmp(packet)
+    if "aigc_raw" not in parsed:
+        raise MetadataError("the XMP packet has no TC260:AIGC value to update")
+    prefixes = {m.group(1) for m in re.finditer(r'xmlns:([\w.-]+)\s*=\s*["\']' + re.escape(NS["TC260"]) + r'["\']', packet)}
+    value = json.dumps(label, ensure_ascii=False, separators=(",", ":"))
+    for prefix in prefixes:
+        p = re.escape(prefix)
+        element = re.compile(rf"(<{p}:AIGC(?:\s[^>]*)?>)(.*?)(</{p}:AIGC>)", re.S)
+        attribute = re.compile(rf"(\s{p}:AIGC\s*=\s*)(\"[^\"]*\"|'[^']*')")
+        for rx, new in ((element, escape(value)), (attribute, quoteattr(value))):
+            m = rx.search(packet)
+            if m is None:
+                continue
+            edited = packet[:m.start(2)] + new + packet[m.end(2):]
+            if parse_xmp(edited).get("aigc") == label:  # the parser now reads the new label: the right value was edited
+                return edited
+    raise MetadataError("could not locate the TC260:AIGC value in the XMP packet to update it")
