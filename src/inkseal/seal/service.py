@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image
 
 from inkseal.imaging import load_image
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from inkseal.services import AddFile, SealContext
     from inkseal.journal.keys import KeyStore
     from inkseal.journal.log import CheckpointRecord
+    from inkseal.registry.models import Work, WorkFile
     from inkseal.registry.store import Registry
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -91,17 +93,18 @@ def seal(app: SealContext, work_id: int, output: Path, opts: SealOptions, passph
     return seal_work(SealDeps.of(app), work_id, output, opts, passphrase)
 
 
-def seal_work(deps: SealDeps, work_id: int, output: Path, opts: SealOptions, passphrase: str) -> SealResult:
-    fmt = FORMATS.get(output.suffix.lower())
-    if fmt is None:
-        raise ValueError("the sealed file must be .png, .jpg or .webp")
-    work = deps.registry.work(work_id)
+def sealed_source(work: Work) -> WorkFile:
+    """The file of a work that sealing starts from: its original (or its first file)."""
     if not work.files:
-        raise ValueError(f"work {work_id} has no file to seal")
-    original = next((f for f in work.files if f.role == "original"), work.files[0])
-    img = load_image(deps.registry.objects.get(original.sha256), max_pixels=deps.max_pixels)
+        raise ValueError(f"work {work.id} has no file to seal")
+    return next((f for f in work.files if f.role == "original"), work.files[0])
+
+
+def draw_visible(rgb: np.ndarray, opts: SealOptions) -> tuple[np.ndarray, dict, list[str]]:
+    """The visible part of a seal: the signature, then the explicit AI label; their boxes and any warning.
+    The desk's preview draws with this same call (on a smaller copy: sizes are shares of the shorter side)."""
     warnings: list[str] = []
-    rgb, sig_box = add_signature(img.rgb, opts.signature, opts.corner, height_frac=opts.signature_size,
+    rgb, sig_box = add_signature(rgb, opts.signature, opts.corner, height_frac=opts.signature_size,
                                  opacity=opts.signature_opacity)
     regions: dict = {"signature": sig_box}
     if opts.ai_label:
@@ -110,6 +113,16 @@ def seal_work(deps: SealDeps, work_id: int, output: Path, opts: SealOptions, pas
     else:
         warnings.append("explicit AI label turned off: GB 45438-2025 requires it on AI-generated images "
                         "/ 已关闭显式 AI 标识：GB 45438-2025 要求 AI 生成图片带有显式标识")
+    return rgb, regions, warnings
+
+
+def seal_work(deps: SealDeps, work_id: int, output: Path, opts: SealOptions, passphrase: str) -> SealResult:
+    fmt = FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise ValueError("the sealed file must be .png, .jpg or .webp")
+    work = deps.registry.work(work_id)
+    img = load_image(deps.registry.objects.get(sealed_source(work).sha256), max_pixels=deps.max_pixels)
+    rgb, regions, warnings = draw_visible(img.rgb, opts)
     pre_png = io.BytesIO()
     Image.fromarray(rgb).save(pre_png, "PNG")
     pre_sha = deps.registry.objects.put(pre_png.getvalue())

@@ -1,8 +1,8 @@
 """Seal a work from the desk: the form, a live preview of where the signature and the AI label go, and the
 seal job (`POST /api/v1/works/{id}/seal`'s route function), followed on the job page.
 
-The preview draws with the sealer's own functions (`seal.signature.add_signature`, then
-`seal.label.add_ai_label`, in `seal.service.seal_work`'s order, on the version it seals) and stops before
+The preview draws with the sealer's own call (`seal.service.draw_visible`: signature, then AI label, on the
+version `sealed_source` picks, as `seal_work` does) and stops before
 anything that needs the key (watermark, XMP, C2PA): no second layout, no signing."""
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from pydantic import ValidationError
 
 from inkseal.errors import InksealError
 from inkseal.imaging import load_image
-from inkseal.seal.label import add_ai_label
-from inkseal.seal.service import SealOptions
-from inkseal.seal.signature import CORNERS, add_signature
+from inkseal.seal.service import SealOptions, draw_visible, sealed_source
+from inkseal.seal.signature import CORNERS
 from inkseal.web import api, api_jobs
 from inkseal.web.api_jobs import SealRequest
 from inkseal.web.messages import ApiError
@@ -52,17 +51,11 @@ def preview_png(scope: UserScope, work_id: int, opts: SealOptions) -> bytes:
     """The version `seal_work` seals, scaled down, then signed and labelled by the sealer's functions (their
     sizes are shares of the shorter side, so the placement is the sealed file's). ValueError: a label
     text the sealer would refuse (GB 45438-2025 wording)."""
-    work = scope.work(work_id)
-    if not work.files:
-        raise ValueError(f"work {work_id} has no file to seal")
-    original = next((f for f in work.files if f.role == "original"), work.files[0])  # as seal_work chooses
-    img = load_image(scope.ink.registry.objects.get(original.sha256), max_pixels=scope.ink.settings.max_pixels)
+    source = sealed_source(scope.work(work_id))
+    img = load_image(scope.ink.registry.objects.get(source.sha256), max_pixels=scope.ink.settings.max_pixels)
     small = Image.fromarray(img.rgb)
     small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    rgb, _box = add_signature(np.asarray(small.convert("RGB")), opts.signature, opts.corner,
-                              height_frac=opts.signature_size, opacity=opts.signature_opacity)
-    if opts.ai_label:
-        rgb, _box = add_ai_label(rgb, opts.label_text, opts.label_corner)
+    rgb, _regions, _warnings = draw_visible(np.asarray(small.convert("RGB")), opts)
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "PNG")
     return buf.getvalue()
