@@ -22,8 +22,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_request": ("invalid request: {reason}", "请求无效：{reason}"),
     "no_file": ("send the image in the multipart field {field!r}", "请在 multipart 字段 {field!r} 中上传图片"),
     "taken": ("these bytes are already registered by another account", "该文件已由其他账户登记"),
-    "no_keys": ("you have no signing key yet: create your key first (POST /api/v1/keys with a passphrase)",
-                "你还没有签名密钥：请先创建密钥（POST /api/v1/keys，附口令）"),
+    "no_keys": ("you have no signing key yet: create your key first (the desk's Keys page, or POST /api/v1/keys "
+                "with a passphrase)", "你还没有签名密钥：请先创建密钥（工作台的“密钥”页，或 POST /api/v1/keys，附口令）"),
     "keys_exist": ("you already have a signing key (key id {kid}…)", "你已有签名密钥（密钥 ID {kid}…）"),
     "refused": ("{reason}", "{reason}"),
     "internal": ("internal error: the request failed; nothing was changed by this message",

@@ -194,11 +194,11 @@ def install(app: FastAPI) -> None:
     """Adds the pages, /static, the login redirect and HTML error pages (for paths outside /api/)."""
     from inkseal.errors import BadImage, InksealError, NotFound
     from inkseal.registry.cases import CaseRefused
-    from inkseal.web import pages_drafts, pages_jobs, pages_matches, pages_seal, pages_tools, pages_works
+    from inkseal.web import pages_drafts, pages_jobs, pages_keys, pages_matches, pages_seal, pages_tools, pages_works
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for r in (router, pages_works.router, pages_seal.router, pages_matches.router, pages_drafts.router,
-              pages_tools.router, pages_jobs.router):
+              pages_tools.router, pages_jobs.router, pages_keys.router):
         app.include_router(r)
 
     async def to_login(request: Request, _exc: Exception) -> Response:
