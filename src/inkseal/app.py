@@ -314,13 +314,15 @@ class Inkseal:
         return self.matcher.match(load_image(data, max_pixels=self.settings.max_pixels), **kw)  # type: ignore[arg-type]
 
     def scan(self, sources: Iterable[str], on_item: Callable[[ItemResult], None] | None = None, *,
-             browser: bool = False) -> ScanReport:
-        """`browser`: open URLs in headless Chromium and keep each page's screenshot as evidence."""
+             browser: bool = False, fetcher: Fetcher | None = None) -> ScanReport:
+        """`browser`: open URLs in headless Chromium and keep each page's screenshot as evidence. `fetcher`:
+        the HTTP client for pages and pictures (a monitor's carries its own user agent and network policy);
+        by default one from the settings."""
         self.sync_indexes()
         return run_scan(self.registry, self.matcher, sources, max_bytes=self.settings.max_bytes,
                         max_pixels=self.settings.max_pixels, http_timeout_s=self.settings.http_timeout_s,
                         on_item=on_item, browser=browser, chromium=self.settings.chromium or None,
-                        fetcher=Fetcher.from_settings(self.settings))
+                        fetcher=fetcher or Fetcher.from_settings(self.settings))
 
     def matches(self, status: str | None = None, work_id: int | None = None, *, history: bool = False,
                 after_id: int | None = None, limit: int | None = None) -> list[Match]:

@@ -528,3 +528,4 @@ import inkseal.cli_cases  # noqa: E402,F401  (registers `cases` and `case` on `a
 import inkseal.cli_web  # noqa: E402,F401  (registers `serve`, `user` and `token` on `app`)
 import inkseal.cli_metadata  # noqa: E402,F401  (registers `metadata strip` on `app`)
 import inkseal.cli_platform  # noqa: E402,F401  (registers `check` on `app`)
+import inkseal.cli_monitor  # noqa: E402,F401  (registers `monitor` on `app`)

@@ -37,7 +37,7 @@ from huey.api import Huey
 from huey.consumer import Consumer
 
 from inkseal.app import Inkseal
-from inkseal.errors import InksealError
+from inkseal.errors import InksealError, one_line
 from inkseal.registry.accounts import Account, Accounts
 from inkseal.registry.jobs import JobStore, JobView
 
@@ -145,6 +145,34 @@ class JobQueue:
         self._deliver = self.huey.task(name="inkseal.deliver_webhooks")(self.webhooks.run)
         # Every minute as well: matches found outside this server (`inkseal scan` on the command line).
         self.huey.periodic_task(crontab(), name="inkseal.sweep_webhooks")(self.webhooks.run)
+        # Due monitors (`inkseal monitor add`) run here while a server runs; without one, cron calls
+        # `inkseal monitor run --due`.
+        self._monitoring = threading.Lock()
+        self.huey.periodic_task(crontab(), name="inkseal.run_due_monitors")(self.run_due_monitors)
+
+    def run_due_monitors(self) -> list[int]:
+        """Run each due monitor, one after another; the ids run. A tick that finds a run still going does
+        nothing (runs resume where they stopped, so a later tick finishes what a stop cut short). Each run's
+        scans take WORK_LOCK batch by batch, so users' scans and registrations interleave with it."""
+        from inkseal.monitor.runs import MonitorRunner
+        from inkseal.registry.monitors import MonitorStore
+        from inkseal.web.scope import WORK_LOCK
+
+        if not self._monitoring.acquire(blocking=False):
+            return []
+        ran: list[int] = []
+        try:
+            for monitor in MonitorStore(self.ink.registry).due():
+                if self.stopping.is_set():
+                    break
+                try:
+                    MonitorRunner(self.ink, scan_lock=WORK_LOCK).run(monitor.id)
+                    ran.append(monitor.id)
+                except Exception as exc:  # noqa: BLE001 - one monitor failing never stops the others
+                    log.warning("monitor %s: %s", monitor.id, one_line(exc, with_type=True))
+        finally:
+            self._monitoring.release()
+        return ran
 
     # -- submitting ------------------------------------------------------------------------------------
     def job_dir(self, job_id: int) -> Path:
