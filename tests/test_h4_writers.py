@@ -163,10 +163,22 @@ def test_kill_9_during_register_leaves_no_orphans(tmp_path: Path, kodak: list[Pa
 def test_open_cleans_orphan_works_and_closes_dead_scans(tmp_path: Path) -> None:
     home = tmp_path / "home"
     app = Inkseal.open(home)
+    from alembic import command
+    from alembic.config import Config
+
+    from inkseal.registry.store import MIGRATIONS
+
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(gone.stdout)  # a process that has exited
     import socket
 
+    kept = app.registry.add_work("Li", "journaled before its file")
+    app.journal.append("note", {"text": "sketch"}, work_id=kept.id)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with app.registry.engine.begin() as conn:  # what revisions after 0008 added goes by their own downgrades
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
     with app.registry.session() as s, s.begin():
         # what older versions left after a kill: a work row without a file, scans never finished
         from inkseal.registry.models import Author
@@ -182,8 +194,6 @@ def test_open_cleans_orphan_works_and_closes_dead_scans(tmp_path: Path) -> None:
         for table in ("webhook_deliveries", "webhooks", "jobs",  # made by later revisions (0008, 0007)
                       "work_owners", "web_sessions", "api_tokens", "users"):
             s.execute(text(f"DROP TABLE {table}"))
-    kept = app.registry.add_work("Li", "journaled before its file")
-    app.journal.append("note", {"text": "sketch"}, work_id=kept.id)
     app.close()
 
     app = Inkseal.open(home)

@@ -102,8 +102,6 @@ class Inkseal:
 
     def close(self) -> None:
         with self._authors_lock:
-            for view in self._authors.values():
-                view.journal.log.close()
             self._authors.clear()
         for idx in self.__dict__.get("indexes", {}).values():  # an embedded engine is released and flushed
             getattr(idx, "close", lambda: None)()
@@ -158,7 +156,7 @@ class Inkseal:
 
     # -- authors: on a shared install each account signs with its own keys --------------------------
     def account_home(self, account_id: int) -> Path:
-        """An account's private folder: keys/ (as $HOME/keys: 0700, files 0600) and its journal."""
+        """An account's private folder: its keys/ (as $HOME/keys: 0700, files 0600)."""
         home = self.settings.home / "accounts" / str(int(account_id))
         make_private_dir(home.parent)
         make_private_dir(home)
@@ -176,11 +174,10 @@ class Inkseal:
                 home = self.account_home(account_id)
                 keys = KeyStore(home / "keys")
                 keys.fix_permissions()
-                # The journal is one signed, append-only log per author (its first signature sets its key),
-                # so each account's is its own SQLite file: entries of two authors never share a chain.
-                log = Registry(f"sqlite:///{home / 'journal.sqlite'}", home / "journal-objects")
+                # The journal is one signed, append-only chain per author (its first signature sets its key):
+                # each account appends to its own chain, in the registry's own tables (migration 0011).
                 view = self._authors[account_id] = AuthorView(self, keys, Journal(self.registry, keys, self.pdq,
-                                                                                   log=log))
+                                                                                   chain=account_id))
             return view
 
     def statement(self, work_id: int, out_dir: Path, langs: Iterable[str] = ("en", "zh"),

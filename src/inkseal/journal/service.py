@@ -67,13 +67,14 @@ class ImportItem:
 
 
 class Journal:
-    """One author's journal. `registry` holds the works and files the entries name; `log` holds the entries
-    and checkpoints (by default the same database; on a shared install each account's journal is a file of
-    its own, so that one signed chain never mixes two authors' keys, see `Inkseal.author`)."""
+    """One author's journal: the `chain` of entries and checkpoints it appends to and reads, in the registry's
+    own tables. Chain 0 is the install's own (the CLI, the single local user); on a shared install account N
+    signs chain N with its own keys (`Inkseal.author`), so one signed chain never mixes two authors' keys and
+    every journal lives in the database of record (PostgreSQL included)."""
 
-    def __init__(self, registry: Registry, keys: KeyStore, pdq: Any = None, *, log: Registry | None = None) -> None:
+    def __init__(self, registry: Registry, keys: KeyStore, pdq: Any = None, *, chain: int = 0) -> None:
         self.registry = registry
-        self.log = log or registry
+        self.chain = chain
         self.keys = keys
         self.pdq = pdq
 
@@ -96,21 +97,18 @@ class Journal:
         private = self.keys.private(passphrase) if passphrase is not None else None
         kid = key_id(private.public_key()) if private is not None else None
 
-        separate = self.log is not self.registry
-
         def attempt() -> tuple[list[int], int | None]:
-            if separate and work_id is not None and not self.work_exists(work_id):
-                raise InksealError(unknown_work(work_id))  # ids are never reused: checked once is enough
-            with self.log.writing("journal") as s:
+            with self.registry.writing("journal") as s:
                 # Checked in the appending transaction: a signed entry never names a work that is not there
                 # (ids are never reused, so it can never come to name another work either).
-                if not separate and work_id is not None and s.get(Work, work_id) is None:
+                if work_id is not None and s.get(Work, work_id) is None:
                     raise InksealError(unknown_work(work_id))
                 if unless_journaled and file_sha256 is not None:
                     known = self._known_sha_in(s, file_sha256)
                     if known is not None:
                         return [], known
-                seq = int(s.scalar(select(func.count()).select_from(JournalEntry)) or 0)  # gap-free: count = next
+                seq = int(s.scalar(select(func.count()).select_from(JournalEntry)
+                                   .where(JournalEntry.chain == self.chain)) or 0)  # gap-free: count = next
                 out = []
                 for kind, data in items:
                     payload = {"v": 1, "seq": seq, "kind": kind, "time": time or now_iso(), "work_id": work_id,
@@ -120,13 +118,13 @@ class Journal:
                     sig = None
                     if private is not None:
                         sig = base64.b64encode(private.sign(entry_message(seq, leaf))).decode()
-                    s.add(JournalEntry(seq=seq, kind=kind, work_id=work_id, file_sha256=file_sha256,
+                    s.add(JournalEntry(chain=self.chain, seq=seq, kind=kind, work_id=work_id, file_sha256=file_sha256,
                                        payload=raw.decode("utf-8"), leaf_hash=leaf, key_id=kid, signature=sig))
                     out.append(seq)
                     seq += 1
                 s.flush()
                 return out, None
-        return self.log.retrying("appending to the journal", attempt)
+        return self.registry.retrying("appending to the journal", attempt)
 
     def checkpoint(self, passphrase: str, *, tsa_url: str | None = None) -> CheckpointRecord | None:
         """Sign the current tree head (only if the log grew since the last one)."""
@@ -147,24 +145,27 @@ class Journal:
                               base64.b64encode(sig).decode(), token, tsa_url)
 
         def store() -> CheckpointRecord | None:
-            with self.log.writing("journal") as s:
+            with self.registry.writing("journal") as s:
                 # another process may have signed this very size meanwhile: one head per size is enough
-                if s.scalar(select(JournalCheckpoint.id).where(JournalCheckpoint.size == cp.size).limit(1)):
+                if s.scalar(select(JournalCheckpoint.id).where(JournalCheckpoint.chain == self.chain,
+                                                               JournalCheckpoint.size == cp.size).limit(1)):
                     return None
-                s.add(JournalCheckpoint(size=cp.size, root_hash=cp.root_hash, signed_at=cp.signed_at,
+                s.add(JournalCheckpoint(chain=self.chain, size=cp.size, root_hash=cp.root_hash, signed_at=cp.signed_at,
                                         key_id=cp.key_id, public_key=cp.public_key, signature=cp.signature,
                                         timestamp_token=token, tsa_url=tsa_url))
                 return cp
-        return self.log.retrying("storing a journal checkpoint", store)
+        return self.registry.retrying("storing a journal checkpoint", store)
 
     # -- reading ------------------------------------------------------------------------------
     def bundle(self) -> Bundle:
-        with self.log.session() as s:
+        with self.registry.session() as s:
             entries = [EntryRecord(e.seq, e.payload, e.leaf_hash, e.key_id, e.signature)
-                       for e in s.scalars(select(JournalEntry).order_by(JournalEntry.seq))]
+                       for e in s.scalars(select(JournalEntry).where(JournalEntry.chain == self.chain)
+                                          .order_by(JournalEntry.seq))]
             cps = [CheckpointRecord(c.size, c.root_hash, c.signed_at, c.key_id, c.public_key, c.signature,
                                     c.timestamp_token, c.tsa_url)
-                   for c in s.scalars(select(JournalCheckpoint).order_by(JournalCheckpoint.size))]
+                   for c in s.scalars(select(JournalCheckpoint).where(JournalCheckpoint.chain == self.chain)
+                                      .order_by(JournalCheckpoint.size))]
         keys = {c.key_id: c.public_key for c in cps}
         if self.keys.public_path.exists():
             pk = self.keys.public()
@@ -172,8 +173,8 @@ class Journal:
         return Bundle(entries, cps, keys)
 
     def entries(self, work_id: int | None = None) -> list[dict]:
-        with self.log.session() as s:
-            q = select(JournalEntry).order_by(JournalEntry.seq)
+        with self.registry.session() as s:
+            q = select(JournalEntry).where(JournalEntry.chain == self.chain).order_by(JournalEntry.seq)
             if work_id is not None:
                 q = q.where(JournalEntry.work_id == work_id)
             return [json.loads(e.payload) for e in s.scalars(q)]
@@ -185,12 +186,11 @@ class Journal:
 
     # -- importing ----------------------------------------------------------------------------
     def _known_sha(self, sha: str) -> int | None:
-        with self.log.session() as s:
+        with self.registry.session() as s:
             return self._known_sha_in(s, sha)
 
-    @staticmethod
-    def _known_sha_in(s: Session, sha: str) -> int | None:
-        return s.scalar(select(JournalEntry.seq).where(JournalEntry.file_sha256 == sha)
+    def _known_sha_in(self, s: Session, sha: str) -> int | None:
+        return s.scalar(select(JournalEntry.seq).where(JournalEntry.chain == self.chain, JournalEntry.file_sha256 == sha)
                         .order_by(JournalEntry.seq).limit(1))
 
     def _source_entry(self, name: str | None) -> int | None:
@@ -198,8 +198,9 @@ class Journal:
         if not name:
             return None
         base = Path(name).name
-        with self.log.session() as s:
-            for e in s.scalars(select(JournalEntry).where(JournalEntry.kind.in_(("generation", "file")))
+        with self.registry.session() as s:
+            for e in s.scalars(select(JournalEntry).where(JournalEntry.chain == self.chain,
+                                                          JournalEntry.kind.in_(("generation", "file")))
                                .order_by(JournalEntry.seq.desc())):
                 if f'"file_name":"{base}"' in e.payload:
                     return e.seq
@@ -396,8 +397,9 @@ class Journal:
         if action == "edited":
             return
         if subject is not None:
-            with self.log.session() as s:
-                owner = s.scalar(select(JournalEntry.work_id).where(JournalEntry.seq == subject))
+            with self.registry.session() as s:
+                owner = s.scalar(select(JournalEntry.work_id).where(JournalEntry.chain == self.chain,
+                                                                    JournalEntry.seq == subject))
             if work_id is not None and owner is not None and owner != work_id:
                 raise InksealError(f"{file.name} is journaled for work {owner}, not work {work_id} / "
                                    f"{file.name} 属于作品 {owner} 的创作日志，而非作品 {work_id}")

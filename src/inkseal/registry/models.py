@@ -204,8 +204,11 @@ class JournalEntry(Base):
     """
 
     __tablename__ = "journal_entries"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_journal_entries_chain_seq"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)  # leaf index, 0-based, gap-free
+    # whose journal: 0 the install's own (the CLI, the single local user), N account N's (migration 0011)
+    chain: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seq: Mapped[int] = mapped_column(Integer)  # leaf index in its chain, 0-based, gap-free
     kind: Mapped[str] = mapped_column(String(20))
     work_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     file_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -219,7 +222,9 @@ class JournalCheckpoint(Base):
     """A signed statement of the log's size and root at a moment (RFC 9162 tree head)."""
 
     __tablename__ = "journal_checkpoints"
+    __table_args__ = (Index("ix_journal_checkpoints_chain_size", "chain", "size"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # as JournalEntry.chain
     size: Mapped[int] = mapped_column(Integer)
     root_hash: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[str] = mapped_column(String(40))  # ISO 8601 UTC, part of the signed text

@@ -7,9 +7,9 @@
                                   `inkseal journal verify FILE` anywhere
 
 The passphrase comes in the body and is never stored: it encrypts the private keys at rest, as
-`inkseal keys init` does. Keys live in `$HOME/accounts/<id>/keys/` and the journal they sign in
-`$HOME/accounts/<id>/journal.sqlite` (the local user of a one-user install: `$HOME/keys` and the
-registry's journal, the CLI's), see `Inkseal.author`.
+`inkseal keys init` does. Keys live in `$HOME/accounts/<id>/keys/` and the journal they sign is the
+account's own chain in the registry (the local user of a one-user install: `$HOME/keys` and the
+install's chain, the CLI's), see `Inkseal.author`.
 """
 
 from __future__ import annotations
