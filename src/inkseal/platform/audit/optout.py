@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
@@ -112,12 +113,22 @@ def tdmrep_rule(rules: list[dict], path: str) -> dict | None:
     return None
 
 
-class SiteOptOuts:
-    """One per Ray worker: one fetcher, and each origin's files read once."""
+class SiteCache:
+    """Each origin's rules, shared by the fetching threads of one worker: read once per origin, and a slow site
+    holds up only its own items."""
 
-    def __init__(self, fetcher: Fetcher) -> None:
+    def __init__(self) -> None:
+        self.rules: dict[str, SiteRules] = {}
+        self.lock = threading.Lock()
+        self.origin_locks: dict[str, threading.Lock] = {}
+
+
+class SiteOptOuts:
+    """One per fetching thread (a `Fetcher` is not shared between threads); the `SiteCache` is shared."""
+
+    def __init__(self, fetcher: Fetcher, cache: SiteCache | None = None) -> None:
         self.fetcher = fetcher
-        self.sites: dict[str, SiteRules] = {}
+        self.cache = cache or SiteCache()
 
     def _site_file(self, origin: str, path: str) -> tuple[int, str | None]:
         try:
@@ -131,23 +142,36 @@ class SiteOptOuts:
     def site(self, url: str) -> SiteRules:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in self.sites:
-            rules = SiteRules()
-            status, text = self._site_file(origin, "/robots.txt")
-            rules.robots = _robots(text, status)
-            rules.robots_note = "" if text is not None else (f"HTTP {status}" if status else "unreachable")
-            status, text = self._site_file(origin, "/.well-known/tdmrep.json")
-            if text is not None:
-                try:
-                    data = json.loads(text)
-                    rules.tdmrep = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-                except ValueError:
-                    rules.tdmrep = []
-            status, text = self._site_file(origin, "/ai.txt")
-            if text is not None:
-                rules.ai_txt, rules.ai_txt_present = parse_ai_txt(text), True
-            self.sites[origin] = rules
-        return self.sites[origin]
+        cache = self.cache
+        with cache.lock:
+            if origin in cache.rules:
+                return cache.rules[origin]
+            origin_lock = cache.origin_locks.setdefault(origin, threading.Lock())
+        with origin_lock:  # the first item of a site reads its rules; the site's other items wait for them
+            with cache.lock:
+                if origin in cache.rules:
+                    return cache.rules[origin]
+            rules = self._read_site(origin)
+            with cache.lock:
+                cache.rules[origin] = rules
+        return rules
+
+    def _read_site(self, origin: str) -> SiteRules:
+        rules = SiteRules()
+        status, text = self._site_file(origin, "/robots.txt")
+        rules.robots = _robots(text, status)
+        rules.robots_note = "" if text is not None else (f"HTTP {status}" if status else "unreachable")
+        status, text = self._site_file(origin, "/.well-known/tdmrep.json")
+        if text is not None:
+            try:
+                data = json.loads(text)
+                rules.tdmrep = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+            except ValueError:
+                rules.tdmrep = []
+        status, text = self._site_file(origin, "/ai.txt")
+        if text is not None:
+            rules.ai_txt, rules.ai_txt_present = parse_ai_txt(text), True
+        return rules
 
     def fetch(self, url: str) -> Fetched:
         try:

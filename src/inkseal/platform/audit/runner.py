@@ -18,8 +18,11 @@ import json
 import logging
 import os
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from inkseal.platform.audit.datasets import Item, Shard, list_shards, read_items
+from inkseal.platform.audit.optout import Fetched, SiteCache
 from inkseal.platform.audit.signals import ItemChecker, WatermarkKeys, iptc_prohibits
 
+FETCH_THREADS = 16
+FETCH_WINDOW = 64  # items read ahead: at most this many fetched bodies wait in memory per worker
 DONE_FILE = "done.json"
 SHARDS_DIR = "shards"
 
@@ -61,6 +67,12 @@ def shard_file_name(shard_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", shard_id) + ".parquet"
 
 
+def _windows(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    it = iter(items)
+    while window := list(islice(it, size)):
+        yield window
+
+
 def optouts(row: dict[str, Any]) -> list[str]:
     """Which opt-out signals say "do not train on this"."""
     out = []
@@ -85,8 +97,6 @@ class ShardAuditor:
 
     def __init__(self, home: str | None, overrides: dict[str, Any], wm: dict[str, Any], check_registry: bool) -> None:
         from inkseal.app import Inkseal
-        from inkseal.match.sources.fetch import Fetcher
-        from inkseal.platform.audit.optout import SiteOptOuts
 
         self.app = Inkseal.open(home, **overrides)
         settings = self.app.settings
@@ -94,13 +104,31 @@ class ShardAuditor:
         keys = WatermarkKeys(keys={int(k): bytes.fromhex(v) for k, v in wm["keys"].items()},
                              frames={int(k): tuple(v) for k, v in wm["frames"].items()}, why_not=wm["why_not"])
         self.checker = ItemChecker(matcher, keys, max_pixels=settings.max_pixels)
-        self.sites = SiteOptOuts(Fetcher.from_settings(settings))
+        self.settings = settings
+        self.site_cache = SiteCache()
+        self._thread = threading.local()
+        # URL items are fetched FETCH_THREADS at a time (fetching waits on the network, checking uses the CPU):
+        # one worker keeps its core busy even when each fetch takes a second.
+        self.pool = ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="audit-fetch")
+
+    def _fetch(self, url: str) -> Fetched:
+        from inkseal.match.sources.fetch import Fetcher
+        from inkseal.platform.audit.optout import SiteOptOuts
+
+        sites = getattr(self._thread, "sites", None)
+        if sites is None:  # one Fetcher per thread: its deadline belongs to the fetch in progress
+            sites = self._thread.sites = SiteOptOuts(Fetcher.from_settings(self.settings), self.site_cache)
+        return sites.fetch(url)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         out: dict[str, list] = {"shard_id": [], "shard_rows": [], "finding": [], "thumb": []}
         for shard_json in batch["shard"]:
             shard: Shard = json.loads(str(shard_json))
-            rows = [self.audit_item(shard, item) for item in read_items(shard)]
+            rows = []
+            for window in _windows(read_items(shard), FETCH_WINDOW):
+                fetches = {i: self.pool.submit(self._fetch, item.url) for i, item in enumerate(window)
+                           if item.url and not item.error_kind}
+                rows += [self.audit_item(shard, item, fetches.get(i)) for i, item in enumerate(window)]
             if not rows:  # an empty shard still reports back, or it would never count as done
                 rows = [{"item_id": f"{shard['shard_id']}#empty", "source": shard["path"], "layout": shard["layout"],
                          "status": "error", "error_kind": "empty_shard", "error": "no items in this shard"}]
@@ -111,14 +139,14 @@ class ShardAuditor:
                 out["finding"].append(json.dumps(row, default=str))
         return out
 
-    def audit_item(self, shard: Shard, item: Item) -> dict[str, Any]:
+    def audit_item(self, shard: Shard, item: Item, fetch: Future[Fetched] | None = None) -> dict[str, Any]:
         row: dict[str, Any] = {"item_id": item.item_id, "source": item.source, "caption": item.caption[:500],
                                "layout": shard["layout"], "shard_id": shard["shard_id"]}
         try:
             if item.error_kind:
                 row.update(error_kind=item.error_kind, error=item.error)
             elif item.url:
-                fetched = self.sites.fetch(item.url)
+                fetched = fetch.result() if fetch is not None else self._fetch(item.url)
                 row.update(fetched.signals)
                 if fetched.error_kind:
                     row.update(error_kind=fetched.error_kind, error=fetched.error)

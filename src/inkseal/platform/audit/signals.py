@@ -19,14 +19,14 @@ from PIL import Image
 from inkseal.errors import BadImage
 from inkseal.imaging import LoadedImage, load_image
 from inkseal.journal.importers.c2pa_reader import read_manifest_store
-from inkseal.journal.importers.labels import implicit_labels
+from inkseal.platform.labels import read_and_check
 from inkseal.journal.metadata import read_metadata
 from inkseal.seal.xmp import parse_xmp
 
 TRAINING_LABELS = ("cawg.training-mining", "c2pa.training-mining")
 NOT_ALLOWED = {"notallowed", "constrained"}  # "constrained": allowed only on terms, i.e. not freely minable
 THUMB_SIDE = 160
-WATERMARK_BLIND_MAX_WORKS = 32  # a blind sweep costs one decode per sealed work; beyond this only the matched work
+WATERMARK_BLIND_MAX_WORKS = 8  # a blind read costs ~30 ms per sealed work per item (768x512): beyond this, only a matched work
 _DATA_MINING_ATTR = re.compile(r'plus:DataMining\s*=\s*"([^"]*)"')
 
 
@@ -97,10 +97,11 @@ class ItemChecker:
         row.update(self._c2pa(data, image.format, meta.has_c2pa))
         xmp = meta.xmp or meta.texts.get("XML:com.adobe.xmp", "")
         row["iptc_data_mining"] = data_mining(xmp)
-        labels = implicit_labels(meta)
-        row["tc260_label"] = next((str(lab["label"].get("Label", "")) for lab in labels if lab.get("label")), "")
-        row["tc260_producer"] = next((str(lab["label"].get("ContentProducer", "")) for lab in labels
-                                      if lab.get("label")), "")
+        # the label as `inkseal check` reads it: only a valid one counts; what is wrong or unverified is noted
+        labels = read_and_check(meta, None, [])
+        row["tc260_label"] = next((str(c["label"].get("Label", "")) for c in labels.valid), "")
+        row["tc260_producer"] = next((str(c["label"].get("ContentProducer", "")) for c in labels.valid), "")
+        row["tc260_notes"] = "; ".join(f["en"] for f in labels.findings)[:500]
         row.update(self._registry(image))
         row.update(self._watermark(image, row.get("registry_work_id")))
         return row
