@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import io
 import re
 import socket
@@ -54,6 +55,32 @@ def live_server(ink: Inkseal, *, listen_host: str = "127.0.0.1", proxy_headers: 
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+
+
+@contextmanager
+def static_site(routes: dict[str, tuple[str, bytes]]) -> Iterator[str]:
+    """A re-poster's site on 127.0.0.1 serving `routes` (path -> (content type, body)), 404 elsewhere; its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            path = self.path.split("?")[0]
+            ctype, body = routes.get(path, ("text/plain", b"nope"))
+            self.send_response(200 if path in routes else 404)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def client(base: str, token: str | None = None) -> httpx.Client:

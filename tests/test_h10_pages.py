@@ -6,10 +6,8 @@ console error and no CSP violation. With INKSEAL_WRITE_SCREENSHOTS=1 the screens
 from __future__ import annotations
 
 import base64
-import http.server
 import os
 import re
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from h9web import accounts_for, attacked_copy, live_server
+from h9web import accounts_for, attacked_copy, live_server, static_site
 from inkseal import Inkseal
 from inkseal.evidence.verify import verify_pack
 from inkseal.match.sources.browser import BrowserUnavailable, find_chromium
@@ -360,43 +358,20 @@ def test_every_page_string_has_both_languages() -> None:
     assert untranslated == [], untranslated
 
 
-class _Site(http.server.BaseHTTPRequestHandler):
-    """A re-poster's page on 127.0.0.1: an article with the copy in it."""
-
-    routes: dict[str, tuple[str, bytes]] = {}
-
-    def do_GET(self) -> None:  # noqa: N802
-        ctype, body = self.routes.get(self.path.split("?")[0], ("text/plain", b"nope"))
-        self.send_response(200 if self.path.split("?")[0] in self.routes else 404)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_case_page_shows_the_page_screenshot_with_the_copy(tmp_path: Path, kodak: list[Path], browser) -> None:  # type: ignore[no-untyped-def]
     """A copy found by `scan --browser`: the case page shows the page as the browser saw it, outlined."""
-    _Site.routes = {
+    routes = {
         "/article": ("text/html; charset=utf-8", b"<!doctype html><html><head><meta charset='utf-8'><title>Repost</title>"
                      b"</head><body><h1>Nice barn photos</h1><p>reposted without asking</p>"
                      b"<img src='/copy.jpg' alt='barn'></body></html>"),
         "/copy.jpg": ("image/jpeg", attacked_copy(kodak[1])),
     }
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     ink = Inkseal.open(tmp_path / "home")  # the single-user install: the local user owns it all
     ink.register([kodak[1]], author="local")
-    try:
+    with static_site(routes) as site_url:
         # in a thread of its own: this thread already drives the test's Playwright (one sync API per thread)
         with ThreadPoolExecutor(1) as pool:
-            report = pool.submit(ink.scan, [f"http://127.0.0.1:{server.server_address[1]}/article"],
-                                 browser=True).result(timeout=300)
-    finally:
-        server.shutdown()
-        server.server_close()
+            report = pool.submit(ink.scan, [f"{site_url}/article"], browser=True).result(timeout=300)
     (m,) = [m for r in report.matched for m in r.matches]
     shots = Shots(tmp_path / "shots")
     with live_server(ink) as base:

@@ -3,11 +3,9 @@ uploads as a job, followed by server-sent events), against a real uvicorn server
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from h9web import accounts_for, attacked_copy, live_server
+from h9web import accounts_for, attacked_copy, live_server, static_site
 from inkseal import Inkseal
 from inkseal.web.pages_seal import PREVIEW_SIDE
 
@@ -152,31 +150,14 @@ def test_seal_form_without_js_previews_through_the_query(sealed_setup) -> None: 
         assert f"为作品 {work_id} 加印" in zh and "署名位置" in zh and "右下角" in zh
 
 
-class _Site(http.server.BaseHTTPRequestHandler):
-    routes: dict[str, tuple[str, bytes]] = {}
-
-    def do_GET(self) -> None:  # noqa: N802
-        ctype, body = self.routes.get(self.path.split("?")[0], ("text/plain", b"nope"))
-        self.send_response(200 if self.path.split("?")[0] in self.routes else 404)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_scans_page_runs_urls_and_uploads_as_a_job_followed_live(tmp_path: Path, kodak: list[Path]) -> None:
-    _Site.routes = {
+    routes = {
         "/post": ("text/html; charset=utf-8", b"<!doctype html><title>repost</title><img src='/c.jpg'>"),
         "/c.jpg": ("image/jpeg", attacked_copy(kodak[5])),
     }
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
     ink = Inkseal.open(tmp_path / "home")  # single-user: the local user may scan its own network
     ink.register([kodak[5], kodak[6]], author="local")
-    try:
+    with static_site(routes) as site_url:
         with live_server(ink) as base, httpx.Client(base_url=base, timeout=300) as c:
             page = c.get("/scans").text
             assert '<textarea name="urls"' in page
@@ -184,7 +165,7 @@ def test_scans_page_runs_urls_and_uploads_as_a_job_followed_live(tmp_path: Path,
             assert empty.status_code == 422 and "at least one file or url" in empty.text
             nonsense = c.post("/scans", data={"urls": "ftp://nowhere/x y"})
             assert nonsense.status_code == 422 and 'ftp://nowhere/x y</textarea>' in nonsense.text  # kept
-            url = f"http://127.0.0.1:{site.server_address[1]}/post"
+            url = f"{site_url}/post"
             started = c.post("/scans", data={"urls": f"{url}\n"},
                              files=[("file", ("copy.jpg", attacked_copy(kodak[6]), "image/jpeg")),
                                     ("file", ("broken.png", b"\x89PNG nope", "image/png"))])
@@ -202,9 +183,6 @@ def test_scans_page_runs_urls_and_uploads_as_a_job_followed_live(tmp_path: Path,
             assert "broken.png" in result and "/cases/" in result
             assert f'href="/jobs/{job_id}"' in c.get("/scans").text  # listed with the user's scans
             assert {m.work_id for m in ink.matches()} == {w.id for w in ink.works()}
-    finally:
-        site.shutdown()
-        site.server_close()
 
 
 def test_a_queued_job_can_be_cancelled_from_its_page(tmp_path: Path, kodak: list[Path]) -> None:

@@ -247,7 +247,9 @@ def test_migration_0006_at_open_moves_rows_and_shrinks_the_file(tmp_path: Path, 
     finally:
         app.close()
     after, free = _db_bytes(home / "registry.sqlite")
-    print(f"\nDB for {len(pictures)} Kodak works: {before} -> {after} bytes")
-    # VACUUMed at open: the ORB rows were most of the file (with 6 works the later tables' own pages weigh too)
-    assert free == 0 and after < before * 0.6
+    moved = sum(len(blob) for blob in orb.values())
+    print(f"\nDB for {len(pictures)} Kodak works: {before} -> {after} bytes ({moved} bytes of ORB rows moved out)")
+    # VACUUMed at open: the file gave back most of what the ORB rows held (the tables of the later revisions,
+    # each a few pages, are added by the same open)
+    assert free == 0 and before - after > 0.5 * moved
     assert _copy_found(home, pictures[3], works[3].id)
