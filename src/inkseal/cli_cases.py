@@ -63,14 +63,17 @@ def cases_cmd(
 
 @case_app.command("show")
 def case_show(case_id: int, as_json: JsonOpt = False) -> None:
-    """Show one case: its place, status, re-checks and every sighting."""
+    """Show one case: its place, status, every decision and re-check, and every sighting."""
     ink = state.app()
     try:
         c = ink.case(case_id)
     except InksealError as exc:
         _fail(str(exc))
     sightings = ink.registry.case_matches(case_id)
-    d = case_dict(c) | {"matches": [{"id": m.id, "score": round(m.score, 2), "file_id": m.file_id,
+    decisions = ink.registry.case_decisions(case_id)
+    d = case_dict(c) | {"decisions": [{"time": x.decided_at, "status": x.status, "previous": x.previous,
+                                       "note": x.note, "backfilled": x.backfilled} for x in decisions],
+                        "matches": [{"id": m.id, "score": round(m.score, 2), "file_id": m.file_id,
                                      "seen_at": m.suspect.captured_at or m.suspect.seen_at, "source": m.suspect.source,
                                      "page_url": m.suspect.page_url, "sha256": m.suspect.sha256} for m in sightings]}
     if as_json:
@@ -87,6 +90,13 @@ def case_show(case_id: int, as_json: JsonOpt = False) -> None:
               highlight=False)
     if c.note:
         out.print(f"  {_say('note', '备注')}: {c.note}", highlight=False)
+    for x in decisions:
+        if x.status in ("still_online", "removed"):
+            continue  # listed below as a re-check
+        out.print(f"  {_say('decision', '处理')} {x.decided_at:%Y-%m-%d %H:%M} UTC: {status_name(x.status, lang)}"
+                  + (f" — {x.note}" if x.note else "")
+                  + (_say(" (earlier decisions were not kept)", "（更早的处理未保存）") if x.backfilled else ""),
+                  highlight=False)
     for k in c.checks:
         out.print(f"  {_say('check', '复查')} {k.checked_at:%Y-%m-%d %H:%M} UTC: {status_name(k.result, lang)}"
                   + (f" — {k.note}" if k.note else ""), highlight=False)

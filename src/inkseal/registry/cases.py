@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from inkseal.errors import InksealError, NotFound
-from inkseal.registry.models import Allowance, Case, CaseCheck, Match, Suspect, Work, utcnow
+from inkseal.registry.models import Allowance, Case, CaseCheck, CaseDecision, Match, Suspect, Work, utcnow
 from inkseal.registry.paging import keyset_page
 from inkseal.registry.places import Sighting, same_place
 from inkseal.registry.statuses import CASE_STATUSES, CHECK_RESULTS, refusal
@@ -187,6 +187,7 @@ class CaseStore:
                 if reason:
                     raise CaseRefused(reason)
                 now = utcnow()
+                s.add(CaseDecision(case_id=case_id, decided_at=now, status=status, previous=case.status, note=note))
                 case.status, case.decided_at = status, now
                 if note:
                     case.note = note
@@ -205,6 +206,13 @@ class CaseStore:
                                         note=note or f"from case {case_id}"))
         self.retrying("changing a case", attempt)
         return self.case(case_id)
+
+    def case_decisions(self, case_id: int) -> list[CaseDecision]:
+        """Every move of the case along its workflow, oldest first (rows `backfilled` by migration 0012 stand
+        for the one decision older versions kept)."""
+        with self.session() as s:
+            return list(s.scalars(select(CaseDecision).where(CaseDecision.case_id == case_id)
+                                  .order_by(CaseDecision.id)))
 
     def check_case(self, case_id: int, result: str, note: str = "") -> Case:
         """Record a re-check of the place: the copy is `still_online` or `removed` (now)."""

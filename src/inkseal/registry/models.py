@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -183,6 +184,22 @@ class CaseCheck(Base):
     result: Mapped[str] = mapped_column(String(20))  # still_online | removed
     note: Mapped[str] = mapped_column(Text, default="")
     case: Mapped[Case] = relationship(back_populates="checks")
+
+
+class CaseDecision(Base):
+    """One move of a case along its workflow (registry.statuses), kept with its time, what it moved from and
+    its note (migration 0012), so a case's timeline shows every decision, not only the latest. `backfilled`:
+    made by the migration from the one decision older versions kept (earlier ones were never stored)."""
+
+    __tablename__ = "case_decisions"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(20))
+    previous: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class Allowance(Base):

@@ -339,31 +339,36 @@ def get_case(scope: Scope, case_id: Id) -> JSONResponse:
 
 
 def case_history(ink: Inkseal, case_id: int) -> dict:
-    """A case's timeline, oldest first, from what the registry keeps: each sighting (the first is `first_seen`),
-    each re-check (`still_online` / `removed`, with its time) and the current status with the time it was set.
-    The registry keeps no other status changes (only a case's latest decision): `complete` says so."""
+    """A case's timeline, oldest first: each sighting (the first is `first_seen`), each decision along its
+    workflow (`status`, with what it moved from) and each re-check (`check`: still online / removed). Decisions
+    made before migration 0012 were not kept, only a case's latest one: `complete` is false for such a case."""
     case = ink.case(case_id)
     events: list[dict] = []
     for i, m in enumerate(ink.registry.case_matches(case_id)):
         events.append({"at": m.suspect.captured_at or m.suspect.seen_at, "event": "first_seen" if i == 0 else "seen",
                        "match_id": m.id, "score": round(m.score, 2), "source": shown_source(m.suspect.source),
                        "page_url": m.suspect.page_url})
-    checks = [(k.checked_at, k.result) for k in case.checks]
+    decisions = ink.registry.case_decisions(case_id)
+    checks = {(k.checked_at, k.result) for k in case.checks}
+    for d in decisions:
+        if (d.decided_at, d.status) not in checks:  # a re-check is one event, not also a decision
+            events.append({"at": d.decided_at, "event": "status", "status": d.status, "previous": d.previous,
+                           "note": d.note})
     for k in case.checks:
         events.append({"at": k.checked_at, "event": "check", "result": k.result, "note": k.note})
-    if case.decided_at is not None and (case.decided_at, case.status) not in checks:
-        events.append({"at": case.decided_at, "event": "status", "status": case.status, "note": case.note})
     order = {"first_seen": 0, "seen": 1, "status": 2, "check": 3}
 
     def when(at: datetime | None) -> datetime:  # SQLite hands back naive UTC, PostgreSQL aware times
         return datetime.min if at is None else at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
     events.sort(key=lambda e: (when(e["at"]), order[e["event"]]))
-    return {"case_id": case_id, "status": case.status, "events": events, "complete": False,
-            "note": {"en": "sightings, re-checks and the current status; earlier decisions are not kept",
-                     "zh": "包括每次发现、复查和当前状态；此前的处理决定未保存"}}
+    complete = not any(d.backfilled for d in decisions)
+    note = ({"en": "every sighting, decision and re-check", "zh": "包括每次发现、处理决定和复查"} if complete else
+            {"en": "decisions before this version were not kept: only the latest of them is shown",
+             "zh": "此版本之前的处理决定未保存，仅显示其中最近的一次"})
+    return {"case_id": case_id, "status": case.status, "events": events, "complete": complete, "note": note}
 
 
-@router.get("/cases/{case_id}/history", summary="A case's timeline: sightings, re-checks, its current status")
+@router.get("/cases/{case_id}/history", summary="A case's timeline: sightings, decisions, re-checks")
 def get_case_history(scope: Scope, case_id: Id) -> JSONResponse:
     scope.case(case_id)
     return answer(case_history(scope.ink, case_id))

@@ -103,7 +103,7 @@ def _utc_naive(at: datetime | None) -> datetime:
 
 
 def timeline(scope: UserScope, case_id: int, lang: str, packs: list | None = None) -> tuple[list[dict], str]:
-    """The API's case history (`api.case_history`: sightings, re-checks, the current status), in words, with
+    """The API's case history (`api.case_history`: sightings, decisions, re-checks), in words, with
     each evidence pack built for the case (the job store keeps those, with their time); oldest first.
     Also the history's own note on what the registry does not keep."""
     scope.case(case_id)
@@ -117,7 +117,7 @@ def timeline(scope: UserScope, case_id: int, lang: str, packs: list | None = Non
         elif kind == "check":
             row = {"what": text("checked", lang, result=status_name(e["result"], lang)), "status": e["result"],
                    "detail": e.get("note") or ""}
-        else:  # the current status, with the time it was set
+        else:  # a decision along the workflow, with the time it was made
             row = {"what": text("decided", lang, status=status_name(e["status"], lang)), "status": e["status"],
                    "detail": e.get("note") or ""}
         rows.append(row | {"when": e["at"]})
