@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from inkseal.errors import InksealError, NotFound
 from inkseal.registry.models import Base, Match, utcnow
-from inkseal.registry.store import Registry
+from inkseal.registry.store import Registry, pid_alive, this_owner
 
 MONITOR_KINDS = ("site", "feed", "page")
 NOTIFIER_KINDS = ("webhook", "email")
@@ -77,6 +78,31 @@ class MonitorRun(Base):
     counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON: discovered, fetched, unchanged, ...
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the process working the run (host:pid) and when it last made progress (migration 0013)
+    owner: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class MonitorBusy(InksealError):
+    """Another live process is working this monitor's run."""
+
+
+RUN_LEASE = timedelta(minutes=10)  # a run on another host with no progress for this long is taken over
+
+
+def _owner_gone(owner: str | None, heartbeat: datetime | None, now: datetime) -> bool:
+    """May this process take over a run `owner` was working? Yes when there is no owner, when it is this
+    very process, when it ran on this host and its pid is gone, or (another host, whose pids we cannot
+    see) when it has made no progress for RUN_LEASE."""
+    if not owner or owner == this_owner():
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        return not pid_alive(int(pid))
+    if heartbeat is None:
+        return True
+    beat = heartbeat if heartbeat.tzinfo else heartbeat.replace(tzinfo=UTC)
+    return now - beat > RUN_LEASE
 
 
 class MonitorDocument(Base):
@@ -181,21 +207,27 @@ class MonitorStore:
 
     # -- runs ------------------------------------------------------------------------------------
     def open_run(self, monitor_id: int) -> tuple[MonitorRun, bool]:
-        """The monitor's unfinished run (resumed: True), else a new one starting after the newest match."""
+        """The monitor's unfinished run (resumed: True), else a new one starting after the newest match; taken
+        by this process. MonitorBusy when another live process is working it (see `_owner_gone`)."""
         with self.registry.writing("monitors") as s:
+            now = utcnow()
             run = s.scalars(select(MonitorRun).where(MonitorRun.monitor_id == monitor_id,
                                                      MonitorRun.state == "running").order_by(MonitorRun.id)).first()
             resumed = run is not None
+            if run is not None and not _owner_gone(run.owner, run.heartbeat_at, now):
+                raise MonitorBusy(f"monitor {monitor_id} is being run by another process ({run.owner}); its run "
+                                  f"goes on there / 监测 {monitor_id} 正由另一进程（{run.owner}）运行")
             if run is None:
                 last = s.scalar(select(Match.id).order_by(Match.id.desc()).limit(1)) or 0
                 run = MonitorRun(monitor_id=monitor_id, after_match_id=last, state="running", phase="discover")
                 s.add(run)
-                s.flush()
+            run.owner, run.heartbeat_at = this_owner(), now
+            s.flush()
             s.expunge(run)
             return run, resumed
 
     def set_phase(self, run_id: int, phase: str, counts: str | None = None) -> None:
-        values: dict[str, Any] = {"phase": phase}
+        values: dict[str, Any] = {"phase": phase, "heartbeat_at": utcnow()}
         if counts is not None:
             values["counts"] = counts
         with self.registry.writing("monitors") as s:
@@ -281,7 +313,7 @@ class MonitorStore:
             if rescan:
                 s.execute(update(MonitorPage).where(MonitorPage.id.in_(rescan)).values(
                     etag=None, last_modified=None, content_hash=None))
-            s.execute(update(MonitorRun).where(MonitorRun.id == run_id).values(counts=counts))
+            s.execute(update(MonitorRun).where(MonitorRun.id == run_id).values(counts=counts, heartbeat_at=utcnow()))
 
     def page_states(self, monitor_id: int) -> list[MonitorPage]:
         with self.registry.session() as s:

@@ -82,11 +82,12 @@ def _lock_key(name: str) -> int:
     return zlib.crc32(f"inkseal:{name}".encode()) | (0x1A5E << 32)
 
 
-def _this_owner() -> str:
+def this_owner() -> str:
+    """Who is working something (a scan, a monitor run): this host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -261,7 +262,7 @@ class Registry(CaseStore):
         host, dead = socket.gethostname(), []
         for scan_id, owner in s.execute(select(Scan.id, Scan.owner).where(Scan.finished_at.is_(None))):
             h, _, pid = (owner or "").rpartition(":")
-            if not owner or (h == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))):
+            if not owner or (h == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid))):
                 dead.append(scan_id)  # scans of other hosts (shared PostgreSQL) are theirs to close
         return dead
 
@@ -505,7 +506,7 @@ class Registry(CaseStore):
     # -- scans, suspects and matches ------------------------------------------------------------
     def start_scan(self, sources: list[str]) -> int:
         with self.session() as s, s.begin():
-            scan = Scan(sources=sources, status="running", owner=_this_owner())
+            scan = Scan(sources=sources, status="running", owner=this_owner())
             s.add(scan)
             s.flush()
             return scan.id
