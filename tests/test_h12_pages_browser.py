@@ -67,7 +67,9 @@ def test_seal_scan_and_drafts_in_the_browser(tmp_path: Path, kodak: list[Path], 
         page.wait_for_url(re.compile(r"/jobs/\d+$"))
         expect(page.locator("#job-result .big")).to_contain_text(f"Work {work_id} is sealed")
         expect(page.locator("figure.sealed img")).to_be_visible()
-        assert page.evaluate("document.querySelector('figure.sealed img').naturalWidth") > 0
+        # the sealed picture decoded (visible comes first: its bytes may still be on the way on a loaded machine)
+        page.wait_for_function("(() => { const i = document.querySelector('figure.sealed img');"
+                               " return i.complete && i.naturalWidth > 0; })()", timeout=60_000)
         page.wait_for_load_state("networkidle")
         shots.take(page, "seal-done")
 

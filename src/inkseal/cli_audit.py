@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from inkseal.cli import JsonOpt, _emit, _fail, app, err, out, state
+from inkseal.errors import one_line
 
 
 def _say(en: str, zh: str) -> str:
@@ -42,7 +43,7 @@ def audit(
         _fail(str(exc))
         return
     except Exception as exc:  # noqa: BLE001 - Ray itself failed (cluster unreachable, ...): one line, shards kept
-        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        first = one_line(exc)[:300]
         _fail(_say(f"audit stopped ({type(exc).__name__}: {first}); finished shards are kept, run again to resume",
                    f"审计中止（{type(exc).__name__}：{first}）；已完成的分片已保存，重新运行即可继续"), code=1)
         return

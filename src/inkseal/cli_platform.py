@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from inkseal.cli import JsonOpt, _emit, _fail, _progress, app, err, out, state
-from inkseal.errors import InksealError
+from inkseal.errors import InksealError, one_line
 
 
 @app.command("check")
@@ -109,7 +109,7 @@ def _check_one(f: Path, opts: Any) -> dict[str, Any]:
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
             return {"file": str(f), **check_bytes(read_limited(f, opts.max_bytes), opts)}
     except (InksealError, OSError) as exc:
-        return {"file": str(f), "error": str(getattr(exc, "strerror", None) or exc).splitlines()[0][:300]}
+        return {"file": str(f), "error": (getattr(exc, "strerror", None) or one_line(exc))[:300]}
     except MemoryError:
         return {"file": str(f), "error": "needs more memory than is available / 内存不足"}
     except Exception as exc:  # noqa: BLE001 - one hostile file must not end a batch of thousands
@@ -140,7 +140,7 @@ def _public_keys(paths: list[Path]) -> list[Any]:
         try:
             keys.append(load_public(p.read_bytes()))
         except (OSError, ValueError, TypeError, InksealError) as exc:
-            _fail(f"{_safe(str(p))}: not a readable Ed25519 public key (PEM): {_safe(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
+            _fail(f"{_safe(str(p))}: not a readable Ed25519 public key (PEM): {_safe(one_line(exc))}"
                   " / 无法读取公钥", code=2)
     own = KeyStore(load_settings(state.home).home / "keys")
     if own.public_path.exists():

@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from inkseal.errors import MetadataError
+from inkseal.errors import MetadataError, one_line
 
 MAX_DEPTH = 64  # ComfyUI / InvokeAI graphs nest about 6 deep; 64 is far beyond any real tool
 
@@ -77,7 +77,7 @@ def loads_limited(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str = 
     except RecursionError:
         raise MetadataError(f"{what} nested too deeply to read") from None
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise MetadataError(f"{what} is not valid JSON: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise MetadataError(f"{what} is not valid JSON: {one_line(exc)}") from None
     if depth_of(value) > max_depth:
         raise MetadataError(f"{what} nested deeper than {max_depth} levels: refused")
     return json_safe(value, max_depth)

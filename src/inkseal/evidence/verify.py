@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inkseal.errors import one_line
 from inkseal.evidence.zipread import PackArchiveError, ZipLimits, ZipPack, safe_relative
 from inkseal.i18n import t
 from inkseal.journal.keys import key_id, load_public, verify_signature
@@ -142,7 +143,7 @@ def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: Ch
         kid = key_id(public)
         c["manifest_signature"] = (verify_signature(public, sig, manifest.encode()), f"signed by key {kid}")
     except Exception as exc:  # noqa: BLE001 - any unreadable part is a failed check, named
-        return rep.fail("manifest_signature", f"unreadable: {str(exc).splitlines()[0] if str(exc) else exc!r}",
+        return rep.fail("manifest_signature", f"unreadable: {one_line(exc)}",
                         "MANIFEST 或其签名无法读取")
     rep.signer = {"key_id": kid, "name": None, "pinned": pinned_key is not None}
     if pinned_key is not None:
@@ -206,7 +207,7 @@ def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: Ch
             recorded = evidence.get("published_c2pa_state")
             c["c2pa"] = (state == recorded and state in ("Trusted", "Valid"), f"{state} (recorded {recorded})")
         except Exception as exc:  # noqa: BLE001 - a broken file is a failed check, not a crash
-            c["c2pa"] = (False, f"unreadable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            c["c2pa"] = (False, f"unreadable: {one_line(exc)}")
 
     if evidence.get("watermark") and "watermark_key" in files:
         try:
@@ -224,7 +225,7 @@ def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: Ch
                               f"{again['agreement']} bits, FPP {again['false_positive_probability']:.1e} "
                               f"(recorded {recorded['agreement']})")
         except Exception as exc:  # noqa: BLE001 - a broken file is a failed check, not a crash
-            c["watermark"] = (False, f"cannot re-run the decode: {str(exc).splitlines()[0] if str(exc) else exc}")
+            c["watermark"] = (False, f"cannot re-run the decode: {one_line(exc)}")
 
     _check_capture(member, evidence, files, c)
 
@@ -318,7 +319,7 @@ def _check_capture(member, evidence: dict, files: dict, c: dict) -> None:  # typ
                                            suspect.get("source", ""), suspect.get("page_url"))
     except Exception as exc:  # noqa: BLE001 - a missing or broken file is a failed check, named
         for name in wanted:
-            c[name] = (False, f"cannot check: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            c[name] = (False, f"cannot check: {one_line(exc)}")
 
 
 def _check_manifest_timestamp(token: bytes, manifest: bytes) -> tuple[bool, str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from inkseal.errors import BadImage
+from inkseal.errors import BadImage, one_line
 from inkseal.journal.importers.labels import implicit_labels
 from inkseal.journal.metadata import PNG_SIG, read_metadata
 
@@ -76,7 +76,7 @@ def strip_metadata(data: bytes, *, keep_labels: bool = True, keep_c2pa: bool = T
     except BadImage:
         raise
     except (struct.error, ValueError, OSError, IndexError, SyntaxError) as exc:  # Pillow / struct on corrupt bytes
-        text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        text = one_line(exc)[:200]
         raise BadImage(f"file structure unreadable, nothing written ({text}) / 文件结构无法解析，未写出") from None
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import feedparser
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
+from inkseal.errors import one_line
+
 # A feed served as text/html or with a wrong charset label is still a feed: not worth a line.
 HARMLESS = (CharacterEncodingOverride, NonXMLContentType)
 
@@ -24,7 +26,7 @@ def feed_links(body: bytes, url: str, max_entries: int) -> tuple[list[str], list
     parsed = feedparser.parse(body, response_headers={"content-location": url})
     notes: list[str] = []
     exc = parsed.get("bozo_exception")
-    reason = (str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__) if exc is not None else ""
+    reason = one_line(exc)[:160] if exc is not None else ""
     if not parsed.get("version") and not parsed.entries:
         raise FeedError(f"feed {url[:120]}: not a readable RSS/Atom feed{f' ({reason})' if reason else ''} / "
                         "不是可读的 RSS/Atom 订阅源")

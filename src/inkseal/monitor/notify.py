@@ -25,6 +25,7 @@ from inkseal.match.sources.netpolicy import Deadline, NetPolicy, PinnedBackend, 
 from inkseal.monitor.settings import MonitorSettings
 from inkseal.registry.models import Match
 from inkseal.registry.monitors import MonitorNotifier
+from inkseal.errors import one_line
 
 RETRY_STATUSES = frozenset({408, 429})
 
@@ -89,7 +90,7 @@ def send_webhook(n: MonitorNotifier, body: bytes, settings: MonitorSettings) -> 
             try:
                 status = client.post(n.target, content=body, headers=headers).status_code
             except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                last = f"{one_line(exc, with_type=True)}"
                 continue
             finally:
                 deadline.stop()
@@ -117,7 +118,7 @@ def send_email(n: MonitorNotifier, subject: str, text: str, settings: MonitorSet
             smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         return Sent(n.id, "email", False, f"e-mail to {n.target} not sent: {type(exc).__name__}: "
-                                          f"{str(exc).splitlines()[0] if str(exc) else ''} / 邮件未发出")
+                                          f"{one_line(exc)} / 邮件未发出")
     return Sent(n.id, "email", True, f"sent to {n.target}")
 
 

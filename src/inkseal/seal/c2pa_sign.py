@@ -17,6 +17,7 @@ from typing import Any
 
 from inkseal import __version__
 from inkseal.seal.xmp import TRAINED_ALGORITHMIC_MEDIA
+from inkseal.errors import one_line
 
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 TRAINING_USES = ("cawg.ai_generative_training", "cawg.ai_training", "cawg.ai_inference", "cawg.data_mining")
@@ -75,7 +76,7 @@ def validate(data: bytes, fmt: str, anchors_pem: bytes | None = None) -> dict[st
             store = json.loads(reader.json())
     except c2pa.C2paError as exc:
         return {"state": "Absent" if "not found" in str(exc).lower() or "ManifestNotFound" in repr(exc) else "Invalid",
-                "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+                "error": one_line(exc)}
     active = store.get("active_manifest")
     manifest = (store.get("manifests") or {}).get(active, {})
     codes = [s.get("code") for s in store.get("validation_status") or []]

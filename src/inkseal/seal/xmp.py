@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, PngImagePlugin
 
-from inkseal.errors import MetadataError
+from inkseal.errors import MetadataError, one_line
 from inkseal.safejson import loads_limited
 
 NS = {
@@ -108,7 +108,7 @@ def parse_xmp(xmp: bytes | str) -> dict[str, object]:
     try:
         root = ET.fromstring(packet)
     except ET.ParseError as exc:
-        return {"xmp_error": f"XMP packet is not well-formed XML: {str(exc).splitlines()[0] if str(exc) else exc}"}
+        return {"xmp_error": f"XMP packet is not well-formed XML: {one_line(exc)}"}
     try:
         return _read_fields(root)
     except RecursionError:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from inkseal.errors import one_line
+
 MAX_XMP_CHARS = 4 * 1024 * 1024
 PREFIXES = {
     "http://purl.org/dc/elements/1.1/": "dc",
@@ -45,7 +47,7 @@ def xmp_values(xmp: str) -> tuple[dict[str, str], str | None]:
     try:
         root = ET.fromstring(packet)
     except ET.ParseError as exc:
-        return {}, f"XMP packet is not well-formed XML: {str(exc).splitlines()[0] if str(exc) else exc}"
+        return {}, f"XMP packet is not well-formed XML: {one_line(exc)}"
     except RecursionError:
         return {}, "XMP packet nested too deeply to read"
     out: dict[str, str] = {}

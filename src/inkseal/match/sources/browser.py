@@ -51,6 +51,7 @@ from inkseal.match.sources.html import _abbrev, decode_data_uri, parse_page
 from inkseal.match.sources.netpolicy import RefusedAddress, ResolveError
 from inkseal.match.sources.pictures import refused_scheme
 from inkseal.match.sources.warcwrite import Exchange, page_warc, picture_warc
+from inkseal.errors import one_line
 
 MAX_REFUSALS_LISTED = 20
 FORWARDED = ("user-agent", "accept", "accept-language", "referer")  # request headers passed on from Chromium
@@ -171,7 +172,7 @@ class _RequestGuard:
         try:
             self._handle(route)
         except Exception as exc:  # noqa: BLE001 - a malformed URL, a closed page: that request fails alone
-            self.failed[route.request.url] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self.failed[route.request.url] = f"{one_line(exc, with_type=True)}"
             try:
                 route.abort("failed")
             except Exception:  # noqa: BLE001 - already handled or the page is gone
@@ -250,7 +251,7 @@ class PageBrowser:
                                                            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"])
         except Exception as exc:
             self._pw.stop()
-            raise BrowserUnavailable(f"cannot start {self.executable}: {str(exc).splitlines()[0]}") from None
+            raise BrowserUnavailable(f"cannot start {self.executable}: {one_line(exc)}") from None
 
     def capture(self, url: str) -> PageCapture:
         ctx = self._browser.new_context(viewport=VIEWPORT, device_scale_factor=1, service_workers="block")
@@ -330,7 +331,7 @@ def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
     try:
         cap = browser.capture(url)
     except Exception as exc:  # noqa: BLE001 - navigation errors, timeouts, crashed tabs: one line each
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = one_line(exc)
         yield SuspectItem(kind="url", source=url, error=f"browser could not load the page: {msg}")
         return
     if cap.status is not None and cap.status >= 400:

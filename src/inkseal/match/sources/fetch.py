@@ -22,6 +22,7 @@ from inkseal.match.sources.html import PageLimits, _abbrev
 from inkseal.match.sources.netpolicy import (Deadline, NetPolicy, PinnedBackend, PinnedTransport, RefusedAddress,
                                              ResolveError, Resolver)
 from inkseal.match.sources.warcwrite import Exchange
+from inkseal.errors import one_line
 
 MAX_REDIRECTS = 5
 REDIRECT_CODES = {301, 302, 303, 307, 308}
@@ -153,7 +154,7 @@ class _Guard:
                 raise FetchError(f"timed out: the whole fetch took over {self.fetcher.deadline_s:g} s") from None
             raise FetchError("timed out") from None
         if isinstance(exc, httpx.HTTPError | httpx.InvalidURL | httpx.StreamError):
-            raise FetchError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+            raise FetchError(f"{one_line(exc, with_type=True)}") from None
         if isinstance(exc, ValueError):  # urllib on a malformed URL ("Invalid IPv6 URL", a port out of range)
             raise FetchError(f"bad URL {_abbrev(self.url)[:120]}: {exc}") from None
         return False

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from urllib.parse import unquote
 
 from inkseal.match.sources.pictures import looks_like_image
+from inkseal.errors import one_line
 
 MAX_ASSIGNMENTS = 32  # per script: real pages assign a handful of state objects
 MAX_NODES = 200_000  # JSON nodes walked per page, all scripts together
@@ -154,7 +155,7 @@ def _loads(raw: str, what: str, notes: ScriptNotes, *, known: bool) -> object | 
         notes.add(f"deep-{what}", f"{what}: nested too deeply; not read")
     except ValueError as exc:
         if known:
-            notes.add(f"json-{what}", f"{what}: invalid JSON ({str(exc).splitlines()[0][:80]}); not read")
+            notes.add(f"json-{what}", f"{what}: invalid JSON ({one_line(exc)[:80]}); not read")
     return None
 
 

@@ -17,6 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from inkseal.match.sources.base import SuspectItem
+from inkseal.errors import one_line
 
 MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*", b"\x00\x00\x00")
 
@@ -76,7 +77,7 @@ def iter_warc(path: Path, *, max_bytes: int) -> Iterator[SuspectItem]:
                         item.attachments["warc_record"] = raw.read(length)
                 yield item
         except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            msg = one_line(exc)
             yield SuspectItem(kind="warc", source=str(path), error=f"broken WARC record, rest of archive skipped: {msg}")
         except Exception as exc:  # zlib.error and friends from truncated gzip members
             yield SuspectItem(kind="warc", source=str(path), error=f"broken WARC archive: {type(exc).__name__}: {exc}")

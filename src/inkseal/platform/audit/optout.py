@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 from inkseal.match.sources.fetch import REDIRECT_CODES, FetchError, Fetcher, looks_like_html
+from inkseal.errors import one_line
 
 AI_CRAWLERS = ("GPTBot", "ChatGPT-User", "CCBot", "Google-Extended", "anthropic-ai", "ClaudeBot", "Bytespider",
                "PerplexityBot", "Applebot-Extended", "meta-externalagent", "cohere-ai", "Diffbot", "img2dataset",
@@ -177,7 +178,7 @@ class SiteOptOuts:
         try:
             rules = self.site(url)
         except Exception as exc:  # noqa: BLE001 - a malformed URL: the item's own finding
-            return Fetched(error_kind="bad_url", error=str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            return Fetched(error_kind="bad_url", error=one_line(exc)[:200])
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         robots = rules.robots or _robots(None, 404)

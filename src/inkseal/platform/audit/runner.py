@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from inkseal.platform.audit.datasets import Item, Shard, list_shards, read_items
 from inkseal.platform.audit.optout import Fetched, SiteCache
 from inkseal.platform.audit.signals import ItemChecker, WatermarkKeys, iptc_prohibits
+from inkseal.errors import one_line
 
 FETCH_THREADS = 16
 FETCH_WINDOW = 64  # items read ahead: at most this many fetched bodies wait in memory per worker
@@ -157,7 +158,7 @@ class ShardAuditor:
             elif item.data is not None:
                 row.update(self.checker.check(item.data))
         except Exception as exc:  # noqa: BLE001 - one item's surprise never stops the shard
-            row.update(error_kind="internal", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+            row.update(error_kind="internal", error=f"{one_line(exc, with_type=True)[:200]}")
         row["optouts"] = optouts(row)
         row["status"] = "error" if row.get("error_kind") else "ok"
         return row
@@ -174,7 +175,7 @@ def watermark_keys(app: Any) -> WatermarkKeys:
         passphrase = os.environ.get("INKSEAL_PASSPHRASE")
         keys = {w: app.keys.watermark_key_for(w, passphrase) for w in sealed}
     except Exception as exc:  # noqa: BLE001 - locked or damaged: the audit goes on, the report says why
-        return WatermarkKeys(why_not=str(exc).splitlines()[0][:200])
+        return WatermarkKeys(why_not=one_line(exc)[:200])
     return WatermarkKeys(keys=keys, frames={w: (f.height, f.width) for w, f in sealed.items()})
 
 

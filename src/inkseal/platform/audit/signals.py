@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from inkseal.errors import BadImage
+from inkseal.errors import BadImage, one_line
 from inkseal.imaging import LoadedImage, load_image
 from inkseal.journal.importers.c2pa_reader import read_manifest_store
 from inkseal.platform.labels import read_and_check
@@ -112,7 +112,7 @@ class ItemChecker:
         try:
             store = read_manifest_store(data, fmt)
         except Exception as exc:  # noqa: BLE001 - a damaged manifest: said, the item is still checked
-            return {"c2pa": True, "c2pa_training_mining": "", "c2pa_error": str(exc).splitlines()[0][:200]}
+            return {"c2pa": True, "c2pa_training_mining": "", "c2pa_error": one_line(exc)[:200]}
         return {"c2pa": store is not None, "c2pa_training_mining": training_mining(store)}
 
     def _registry(self, image: LoadedImage) -> dict[str, Any]:
