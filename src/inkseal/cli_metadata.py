@@ -44,8 +44,10 @@ def metadata_strip(
     try:
         data = read_limited(file, 256 * 1024 * 1024)
         stripped, report = strip_metadata(data, keep_labels=keep_labels, keep_c2pa=keep_c2pa)
-    except (InksealError, OSError) as exc:
-        _fail(safe(f"{file}: {getattr(exc, 'strerror', None) or exc}"))
+    except OSError as exc:
+        _fail(safe(f"{file}: cannot read the file ({exc.strerror or exc}) / 无法读取该文件"))
+    except InksealError as exc:
+        _fail(safe(f"{file}: {exc}"))
     # check the result: no generation parameters may be left (labels / C2PA only, as asked)
     _meta, gens, _problems = import_file(stripped)
     left = [g.tool for g in gens if g.source_key not in ("c2pa", "aigc-label")]

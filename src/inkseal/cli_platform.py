@@ -75,8 +75,9 @@ def check_cmd(
             if "error" not in r:
                 _print_report(r)
         counts = {t: sum(r.get("tier") == t for r in reports) for t in ("confirmed", "possible", "suspected", "none")}
-        out.print(", ".join(f"{n} {t}" for t, n in counts.items()) + f", {failed} failed / 失败 {failed} 个",
-                  highlight=False)
+        zh = {"confirmed": "已确认", "possible": "可能", "suspected": "疑似", "none": "未发现"}
+        out.print(", ".join(f"{n} {t}" for t, n in counts.items()) + f", {failed} failed / "
+                  + "，".join(f"{zh[t]} {n} 个" for t, n in counts.items()) + f"，失败 {failed} 个", highlight=False)
     if failed:
         raise typer.Exit(1)
 

@@ -46,13 +46,13 @@ MAX_ASPECT = 20.0
 def check_geometry(width: int, height: int, *, max_aspect: float = MAX_ASPECT) -> None:
     """Raise `BadImage` for a picture too small or too elongated to compare (header sizes suffice)."""
     if width <= 0 or height <= 0:
-        raise BadImage(f"image has no pixels ({width}x{height})")
+        raise BadImage(f"image has no pixels ({width}x{height}) / 图片没有像素（{width}x{height}）")
     if min(width, height) < MIN_SIDE:
         raise BadImage(f"image too small to compare: {width}x{height} "
-                       f"(needs at least {MIN_SIDE} px on each side)")
+                       f"(needs at least {MIN_SIDE} px on each side) / 图片太小，无法比对（每边至少 {MIN_SIDE} 像素）")
     if max(width, height) > max_aspect * min(width, height):
         raise BadImage(f"image too elongated to compare: {width}x{height} "
-                       f"(aspect ratio over {max_aspect:g}:1)")
+                       f"(aspect ratio over {max_aspect:g}:1) / 图片过于细长，无法比对（宽高比超过 {max_aspect:g}:1）")
 
 
 @dataclass
@@ -115,7 +115,7 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str =
                max_aspect: float = MAX_ASPECT) -> LoadedImage:
     """Decode `data` into RGB pixels or raise `BadImage` with a one-line reason."""
     if not data:
-        raise BadImage("empty file (0 bytes)")
+        raise BadImage("empty file (0 bytes) / 空文件（0 字节）")
     if (Image.MAX_IMAGE_PIXELS or 0) < max_pixels:
         Image.MAX_IMAGE_PIXELS = max_pixels  # (see DEFAULT_MAX_PIXELS) a larger limit asked for: allow it
     notes: list[str] = []
@@ -126,7 +126,8 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str =
             w, h = im.size
             check_geometry(w, h, max_aspect=max_aspect)
             if w * h > max_pixels:
-                raise BadImage(f"decompression bomb refused: {w}x{h} = {w * h:,} pixels exceeds the {max_pixels:,} limit")
+                raise BadImage(f"decompression bomb refused: {w}x{h} = {w * h:,} pixels exceeds the {max_pixels:,} limit"
+                               f" / 拒绝解压炸弹：像素数超过 {max_pixels:,} 上限")
             fmt = im.format or "unknown"
             frames = int(getattr(im, "n_frames", 1) or 1)
             if frames > 1:
@@ -146,20 +147,20 @@ def load_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str =
     except BadImage:
         raise
     except UnidentifiedImageError:
-        raise BadImage("not a recognised image format (corrupt or not an image)") from None
+        raise BadImage("not a recognised image format (corrupt or not an image) / 无法识别的图片格式（已损坏或不是图片）") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # warnings are errors here
-        raise BadImage(f"decompression bomb refused: {_first_line(exc)}") from None
+        raise BadImage(f"decompression bomb refused: {_first_line(exc)} / 拒绝解压炸弹") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         msg = _first_line(exc)
         if "truncated" in msg.lower():
-            raise BadImage(f"truncated image: {msg}") from None
-        raise BadImage(f"corrupt image: {msg}") from None
+            raise BadImage(f"truncated image: {msg} / 图片不完整") from None
+        raise BadImage(f"corrupt image: {msg} / 图片已损坏") from None
     except MemoryError:
-        raise BadImage("image needs more memory than is available to decode") from None
+        raise BadImage("image needs more memory than is available to decode / 解码该图片所需内存超出可用内存") from None
     except Exception as exc:  # noqa: BLE001 - decoder plug-ins raise TypeError, IndexError, ... on hostile bytes
-        raise BadImage(f"corrupt image ({type(exc).__name__}): {_first_line(exc)}") from None
+        raise BadImage(f"corrupt image ({type(exc).__name__}): {_first_line(exc)} / 图片已损坏") from None
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise BadImage(f"unexpected pixel layout {arr.shape}")
+        raise BadImage(f"unexpected pixel layout {arr.shape} / 像素布局异常")
     return LoadedImage(
         rgb=arr,
         format=fmt,
