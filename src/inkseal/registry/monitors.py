@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from inkseal.errors import InksealError, NotFound
 from inkseal.registry.models import Base, Match, utcnow
-from inkseal.registry.store import Registry, pid_alive, this_owner
+from inkseal.registry.store import Registry, process_gone, this_owner
 
 MONITOR_KINDS = ("site", "feed", "page")
 NOTIFIER_KINDS = ("webhook", "email")
@@ -94,11 +93,11 @@ def _owner_gone(owner: str | None, heartbeat: datetime | None, now: datetime) ->
     """May this process take over a run `owner` was working? Yes when there is no owner, when it is this
     very process, when it ran on this host and its pid is gone, or (another host, whose pids we cannot
     see) when it has made no progress for RUN_LEASE."""
-    if not owner or owner == this_owner():
+    if owner == this_owner():
         return True
-    host, _, pid = owner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        return not pid_alive(int(pid))
+    gone = process_gone(owner)
+    if gone is not None:
+        return gone
     if heartbeat is None:
         return True
     beat = heartbeat if heartbeat.tzinfo else heartbeat.replace(tzinfo=UTC)

@@ -48,7 +48,6 @@ from inkseal.registry.models import (
     Case,
     CaseCheck,
     Fingerprint,
-    JournalEntry,
     Match,
     Scan,
     Work,
@@ -85,6 +84,17 @@ def _lock_key(name: str) -> int:
 def this_owner() -> str:
     """Who is working something (a scan, a monitor run): this host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_gone(owner: str | None) -> bool | None:
+    """Is the process that `owner` (this_owner()'s "host:pid") names gone? True also for no owner; None for a
+    process on another host (shared PostgreSQL), whose liveness this host cannot see."""
+    if not owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    return not pid_alive(int(pid))
 
 
 def pid_alive(pid: int) -> bool:
@@ -259,12 +269,9 @@ class Registry(CaseStore):
     @staticmethod
     def _dead_scans(s: Session) -> list[int]:
         """Ids of scans whose process is gone (works left without a file are removed once, by migration 0005)."""
-        host, dead = socket.gethostname(), []
-        for scan_id, owner in s.execute(select(Scan.id, Scan.owner).where(Scan.finished_at.is_(None))):
-            h, _, pid = (owner or "").rpartition(":")
-            if not owner or (h == host and pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid))):
-                dead.append(scan_id)  # scans of other hosts (shared PostgreSQL) are theirs to close
-        return dead
+        # scans of other hosts (shared PostgreSQL) are theirs to close: process_gone says None for those
+        return [scan_id for scan_id, owner in s.execute(select(Scan.id, Scan.owner).where(Scan.finished_at.is_(None)))
+                if process_gone(owner) is True]
 
     def _recover(self) -> dict[str, int]:
         with self.session() as s:  # the usual case, nothing to repair, takes no write lock

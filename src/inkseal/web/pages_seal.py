@@ -31,8 +31,6 @@ from inkseal.web.scope import UserScope
 
 router = APIRouter(include_in_schema=False)
 PREVIEW_SIDE = 768  # the preview's longer side: enough to judge placement, quick to redraw while typing
-# `SealRequest` has no label position yet; when the API gains one (`label_corner`), the form offers it.
-HAS_LABEL_CORNER = "label_corner" in SealRequest.model_fields
 LABEL_CORNER = SealOptions.label_corner  # where the sealer puts the label when nobody says
 
 
@@ -84,7 +82,7 @@ def seal_page_response(request: Request, user: PageUser, work_id: int, values: d
              if k in ("signature", "corner", "signature_size", "signature_opacity", "ai_label", "label_text",
                       "label_corner")}
     return render(request, "seal.html.j2", user, status_code, work=work, form=form, corners=CORNERS,
-                  has_label_corner=HAS_LABEL_CORNER, preview_query=query, error=error, thumb_url=thumb_url)
+                  preview_query=query, error=error, thumb_url=thumb_url)
 
 
 @router.get("/works/{work_id}/seal")
@@ -99,7 +97,7 @@ def seal_page(request: Request, user: PageUser, work_id: api.Id,
     """The form; its "Preview" button (no JS) comes back here with the fields in the query."""
     values = {k: v for k, v in {"signature": signature, "corner": corner, "signature_size": signature_size,
                                 "signature_opacity": signature_opacity, "label_text": label_text,
-                                "label_corner": label_corner if HAS_LABEL_CORNER else None}.items()
+                                "label_corner": label_corner}.items()
               if v is not None}
     if signature is not None:  # a submitted form: an unticked box sends nothing
         values["ai_label"] = ai_label in ("1", "on", "true")

@@ -224,7 +224,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "ai_label_on": ("Visible AI label (GB 45438-2025)", "显式 AI 标识（GB 45438-2025）"),
     "label_text": ("AI label text (must say AI生成 / AI合成)", "AI 标识文字（须含 AI生成 / AI合成）"),
     "label_corner": ("AI label corner", "AI 标识位置"),
-    "label_where": ("The AI label goes in the {corner} corner.", "AI 标识位于{corner}。"),
     "sealed_format": ("Sealed file format", "加印文件格式"),
     "preview": ("Preview", "预览"),
     "preview_alt": ("The work with the signature and the AI label where sealing puts them",
