@@ -119,7 +119,7 @@ def _scan_item(registry: Registry, matcher: Matcher, item: SuspectItem, scan_id:
     if kept:
         # Keep the exact bytes seen: the figure and, later, the evidence pack are built from them.
         registry.objects.put(item.data)
-        kept_attachments = {name: registry.objects.put(blob) for name, blob in item.attachments.items()}
+        kept_attachments = {name: registry.objects.put(blob) for name, blob in item.attachment_bytes().items()}
         suspect = Suspect(scan_id=scan_id, sha256=image.sha256, source_kind=item.kind, source=item.source,
                           page_url=item.page_url,
                           location=item.location | {"notes": image.notes, "attachments": kept_attachments},

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+Attachment = bytes | Callable[[], bytes]
 
 
 @dataclass
@@ -16,8 +19,13 @@ class SuspectItem:
     location: dict = field(default_factory=dict)  # page title, DOM path, WARC offset, ...
     captured_at: datetime | None = None
     # Evidence of where it was found, kept with the match: the page's screenshot and rendered or
-    # saved HTML, the raw WARC record. Name -> bytes; the same bytes object is shared by a page's items.
-    attachments: dict[str, bytes] = field(default_factory=dict)
+    # saved HTML, the raw WARC record. Name -> bytes (the same bytes object is shared by a page's items),
+    # or a function making them, called only for an item the scan keeps: a capture WARC costs 12-15 ms per
+    # picture, and most pictures on a page are not copies.
+    attachments: dict[str, Attachment] = field(default_factory=dict)
+
+    def attachment_bytes(self) -> dict[str, bytes]:
+        return {name: blob() if callable(blob) else blob for name, blob in self.attachments.items()}
 
     @property
     def label(self) -> str:

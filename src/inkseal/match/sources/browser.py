@@ -41,11 +41,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
-from inkseal.match.sources.base import SuspectItem
+from inkseal.match.sources.base import Attachment, SuspectItem
 from inkseal.match.sources.fetch import REDIRECT_CODES, Fetcher, FetchError, Refused, looks_like_html
 from inkseal.match.sources.html import _abbrev, decode_data_uri, parse_page
 from inkseal.match.sources.netpolicy import RefusedAddress, ResolveError
@@ -342,13 +343,14 @@ def iter_browser_page(url: str, browser: PageBrowser) -> Iterator[SuspectItem]:
     direct = not cap.images and cap.final_url in cap.bodies  # the URL was an image itself
     page_part, page_notes = (b"", []) if direct else page_warc(cap.final_url, _chain(cap, cap.navigation))
 
-    def warc(src: str, exchanges: list[Exchange] | None = None) -> dict[str, bytes]:
-        """The page's attachments plus this picture's WARC (none when nothing was fetched for it)."""
+    def warc(src: str, exchanges: list[Exchange] | None = None) -> dict[str, Attachment]:
+        """The page's attachments plus this picture's WARC, written only if the scan keeps the item (none when
+        nothing was fetched for it)."""
         chain = exchanges if exchanges is not None else _chain(cap, src)
         if not chain and src != f"{cap.final_url}#page-screenshot":
             return attachments
-        record = picture_warc(b"", [], None, chain) if direct else \
-            picture_warc(page_part, page_notes, cap.final_url, chain, shot)
+        record = partial(picture_warc, b"", [], None, chain) if direct else \
+            partial(picture_warc, page_part, page_notes, cap.final_url, chain, shot)
         return attachments | {"warc_record": record}
 
     if direct:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -50,7 +51,7 @@ def iter_url(url: str, fetcher: Fetcher) -> Iterator[SuspectItem]:
     if declared_image or ("html" not in ctype.lower() and not looks_like_html(body)) or _picture_magic(body):
         item = SuspectItem(kind="url", source=final, data=body, captured_at=now,
                            location={"requested": url, "content_type": ctype},
-                           attachments={"warc_record": picture_warc(b"", [], None, page_exchanges)})
+                           attachments={"warc_record": partial(picture_warc, b"", [], None, page_exchanges)})
         if (reason := _not_image_reason(body, ctype)) is not None:
             item.data, item.error, item.attachments = None, reason, {}
         yield item
@@ -85,7 +86,7 @@ def iter_url(url: str, fetcher: Fetcher) -> Iterator[SuspectItem]:
             reason = _not_image_reason(data, ctype_img)
             item.data, item.error = (None, reason) if reason else (data, None)
             if item.data is not None:
-                item.attachments["warc_record"] = picture_warc(page_part, page_notes, final, exchanges)
+                item.attachments["warc_record"] = partial(picture_warc, page_part, page_notes, final, exchanges)
         except FetchError as exc:
             item.error = str(exc)
         yield item
