@@ -67,9 +67,10 @@ def test_seal_scan_and_drafts_in_the_browser(tmp_path: Path, kodak: list[Path], 
         page.wait_for_url(re.compile(r"/jobs/\d+$"))
         expect(page.locator("#job-result .big")).to_contain_text(f"Work {work_id} is sealed")
         expect(page.locator("figure.sealed img")).to_be_visible()
-        # the sealed picture decoded (visible comes first: its bytes may still be on the way on a loaded machine)
-        page.wait_for_function("(() => { const i = document.querySelector('figure.sealed img');"
-                               " return i.complete && i.naturalWidth > 0; })()", timeout=60_000)
+        # the sealed picture decoded (visible comes first: its bytes may still be on the way on a loaded machine);
+        # polled as an element property: a polled JS string would need eval, which the desk's CSP forbids
+        expect(page.locator("figure.sealed img")).to_have_js_property("complete", True, timeout=60_000)
+        assert page.evaluate("document.querySelector('figure.sealed img').naturalWidth") > 0
         page.wait_for_load_state("networkidle")
         shots.take(page, "seal-done")
 
