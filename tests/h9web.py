@@ -136,7 +136,7 @@ def sweep_as_other_user(b: httpx.Client, ids: dict[str, int]) -> set[str]:
     tried: set[str] = set()
     for path, ops in spec["paths"].items():
         params = re.findall(r"{(\w+)}", path)
-        if not params:
+        if not params or path.startswith(("/api/v1/c2pa/", "/v1/")):  # public by design: C2PA soft-binding resolution
             continue
         assert set(params) <= set(ids), f"{path}: add an object of user A for {params} to this test"
         url = path.format(**ids)

@@ -530,3 +530,4 @@ import inkseal.cli_metadata  # noqa: E402,F401  (registers `metadata strip` on `
 import inkseal.cli_platform  # noqa: E402,F401  (registers `check` on `app`)
 import inkseal.cli_monitor  # noqa: E402,F401  (registers `monitor` on `app`)
 import inkseal.cli_audit  # noqa: E402,F401  (registers `audit` on `app`)
+import inkseal.cli_binding  # noqa: E402,F401  (registers `binding` on `app`)

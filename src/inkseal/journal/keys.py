@@ -134,6 +134,11 @@ def _chmod_private(path: Path, mode: int) -> None:
         pass  # not ours (another user's file on a shared home): reading still works, say nothing
 
 
+def derive_blind_key(master: bytes) -> bytes:
+    """The blind mark's key from a watermark master key (one-way: the key never reveals the master)."""
+    return hmac.new(master, b"inkseal blind v2 key", hashlib.sha256).digest()
+
+
 @dataclass
 class KeyStore:
     directory: Path
@@ -289,6 +294,12 @@ class KeyStore:
         can disclose one work's key (anyone can then re-check that decode) without exposing the rest."""
         return hmac.new(self.watermark_key(passphrase), f"inkseal-wm/1 work {int(work_id)}".encode(),
                         hashlib.sha256).digest()
+
+    def blind_key(self, passphrase: str | None = None) -> bytes:
+        """The key of the blind mark (seal.blindmark): one per key store, i.e. per installation or account,
+        so one read names any of its works. Derived from the master key; never put in a pack (whoever
+        holds it can name, and mark, every work of this creator)."""
+        return derive_blind_key(self.watermark_key(passphrase))
 
     def _write(self, private: Ed25519PrivateKey, passphrase: str) -> None:
         pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

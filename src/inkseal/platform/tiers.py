@@ -201,8 +201,15 @@ def _metadata_signals(meta: Any, data: bytes, fmt: str) -> list[dict[str, str]]:
 def _our_mark_signal(det: dict[str, Any]) -> list[dict[str, str]]:
     if not det.get("detected"):
         return []
-    where = f"pixels, inkseal watermark ({det['mode']}, key of work {det['work_id']})"
     fpp = det["false_positive_probability"]
+    if det["mode"] == "blind v2":
+        where = f"pixels, inkseal blind mark (work {det['work_id']})"
+        return [signal("inkseal_watermark", where,
+                       f"inkseal's blind mark names work {det['work_id']}: {det['agreement']}, false-positive "
+                       f"probability {fpp:.1e} over every message and key checked (a detector signal only)",
+                       f"检测到 inkseal 盲水印，指向作品 {det['work_id']}：64 位消息的 32 位 MAC 成立，误报概率 "
+                       f"{fpp:.1e}（已计入所有检查的消息与密钥；仅为检测信号）")]
+    where = f"pixels, inkseal watermark ({det['mode']}, key of work {det['work_id']})"
     return [signal("inkseal_watermark", where,
                    f"inkseal's watermark for work {det['work_id']}: {det['agreement']} bits, false-positive "
                    f"probability {fpp:.1e} over every key tried (a detector signal only)",

@@ -15,13 +15,15 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from inkseal.errors import BadImage
 from inkseal.imaging import load_image, read_limited
 from inkseal.journal.importers import import_metadata
 from inkseal.journal.importers.labels import implicit_labels
 from inkseal.journal.keys import verify_signature
 from inkseal.journal.metadata import read_metadata
-from inkseal.seal import watermark
+from inkseal.seal import blindmark, watermark
 from inkseal.seal.c2pa_sign import validate
 from inkseal.seal.service import content_binding
 from inkseal.seal.xmp import AIGC_KEYS, TRAINED_ALGORITHMIC_MEDIA, parse_xmp
@@ -140,16 +142,29 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
     if sealed_ids and app.keys.watermark_locked():
         findings.append(finding("watermark_locked", lang))
     elif app.keys.watermark_path.exists() and sealed_ids:
-        # Blind: every sealed work has its own key; the best one pays for the others tried (Bonferroni).
-        # A copy with the sealed file's shape is read on the sealed frame (undoes a plain resize).
+        # Blind v2 first: one read names any work under this install's blind key (seal/blindmark.py).
+        # Works sealed before it carry only the per-work wm/1 mark: each such work's key is tried on the
+        # sealed frame (a copy with its shape is resized back) and the best pays for the others (Bonferroni).
+        blind, ident = blindmark.find(image.rgb, {"install": app.keys.blind_key()})
+        report["blind_mark"] = {**blind.as_dict(), "work_id": ident.work_id if ident else None,
+                                "false_positive_probability": ident.false_positive_probability if ident else None,
+                                "detected": ident is not None}
+        legacy = [w for w in sealed_ids if not sealed_files[w].regions["watermark"].get("blind")]
+
         def frame(f: Any) -> tuple[int, int] | None:
             same_shape = f.width and f.height and abs(image.width / image.height - f.width / f.height) < 0.02
             return (f.height, f.width) if same_shape else None
 
-        tries = [watermark.detect_blind(image.rgb, app.keys.watermark_key_for(w), [w], frame=frame(sealed_files[w]))
-                 for w in sealed_ids]
-        det = min(tries, key=lambda d: d.false_positive_probability)
-        det.false_positive_probability = min(1.0, det.false_positive_probability * len(tries))
+        if ident is not None:
+            det = watermark.Detection("blind v2", np.zeros(watermark.BITS, np.int8), watermark.BITS,
+                                      ident.false_positive_probability, ident.work_id)
+        elif legacy:
+            tries = [watermark.detect_blind(image.rgb, app.keys.watermark_key_for(w), [w],
+                                            frame=frame(sealed_files[w])) for w in legacy]
+            det = min(tries, key=lambda d: d.false_positive_probability)
+            det.false_positive_probability = min(1.0, det.false_positive_probability * len(tries))
+        else:
+            det = watermark.Detection("blind v2", np.zeros(watermark.BITS, np.int8), 0, 1.0, None, 0.0)
         best = det
         match = next(iter(app.matcher.match(image)), None)
         if match is not None and match.affine is not None:
@@ -174,6 +189,9 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
             if sealed is not None and aigc is None:
                 findings.append(finding("label_removed", lang))
         report["watermark"] = best.as_dict()
+        if best.mode == "blind v2":  # its evidence is the MAC of one 64-bit message, not a bit count
+            report["watermark"]["agreement"] = "MAC holds" if best.detected else "-"
+            report["watermark"]["region"] = blind.region
         if best.detected and c2pa["state"] == "Absent":
             findings.append(finding("c2pa_missing_but_watermark", lang, work=best.work_id))
     if aigc is None and not any(f["code"] == "label_removed" for f in findings):

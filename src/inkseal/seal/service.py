@@ -3,13 +3,16 @@
 Order matters, and is fixed here:
     1. visible signature (name or handle, in a corner; its box is remembered)
     2. explicit AI label "AI生成" (GB 45438-2025: edge or corner, >= 5 % of the shorter side)
-    3. invisible keyed watermark carrying the work id        <- the pixels are final after this step
+    3. invisible marks (seal/marks.py): the blind v2 mark (the creator's blind key; read without the
+       original after crops and screenshots) and the per-work inkseal-wm/1   <- pixels final after this
     4. XMP: TC260:AIGC implicit label (ReservedCode1 = our Ed25519 signature over the pixels'
        SHA-256 and the ProduceID), IPTC DigitalSourceType, PLUS DataMining, dc:creator, dc:rights;
        the same label also in the other carriers the TC260 guide allows (PNG tEXt `AIGC`, EXIF
        UserComment for JPEG / WebP), so a platform reading any one of them finds it
-    5. C2PA manifest, signed last (actions, training-mining, soft-binding to the watermark, journal
-       checkpoint link): any later change to the bytes invalidates it.
+    5. C2PA manifest, signed last (actions, training-mining, soft bindings to both marks, journal
+       checkpoint link): any later change to the bytes invalidates it. The blind mark's message is
+       recorded as the manifest's soft binding in the registry (registry/bindings.py), so a stripped
+       copy leads back to this manifest.
 The sealed file is registered as the work's published version; the pre-watermark pixels are kept
 in the object store so that informed watermark detection can subtract them.
 """
@@ -28,8 +31,10 @@ import numpy as np
 from PIL import Image
 
 from inkseal.imaging import load_image
-from inkseal.seal import watermark
-from inkseal.seal.c2pa_sign import ManifestInput, sign
+from inkseal.registry.bindings import SoftBindings
+from inkseal.seal import blindmark, watermark
+from inkseal.seal.c2pa_sign import ManifestInput, sign_with_manifest
+from inkseal.seal.marks import add_marks
 from inkseal.seal.carriers import write_carriers
 from inkseal.seal.label import add_ai_label
 from inkseal.seal.signature import add_signature
@@ -127,8 +132,11 @@ def seal_work(deps: SealDeps, work_id: int, output: Path, opts: SealOptions, pas
     Image.fromarray(rgb).save(pre_png, "PNG")
     pre_sha = deps.registry.objects.put(pre_png.getvalue())
     key = deps.keys.watermark_key_for(work_id, passphrase)
-    marked = watermark.embed(rgb, key, work_id)
-    regions["watermark"] = {"alg": watermark.ALG, "work_id": work_id, "reference_sha256": pre_sha}
+    blind_key = deps.keys.blind_key(passphrase)
+    marked = add_marks(rgb, key, blind_key, work_id)
+    blind_value = blindmark.binding_value(blindmark.message(blind_key, work_id))
+    regions["watermark"] = {"alg": watermark.ALG, "work_id": work_id, "reference_sha256": pre_sha,
+                            "blind": {"alg": blindmark.ALG, "value": blind_value}}
 
     private = deps.keys.private(passphrase)
     produce_id = f"inkseal:work:{work_id}"
@@ -148,13 +156,16 @@ def seal_work(deps: SealDeps, work_id: int, output: Path, opts: SealOptions, pas
         checkpoint = {"size": cp.size, "root_hash": cp.root_hash, "key_id": cp.key_id, "signed_at": cp.signed_at}
     chain, key_pem, _anchor = deps.keys.c2pa_credentials(passphrase)
     codeword = watermark.codeword(key, work_id)
-    data = sign(data, fmt, ManifestInput(title=output.name, software_agent=opts.software_agent,
-                                         training_use=opts.training_use,
-                                         soft_binding={"alg": watermark.ALG,
-                                                       "value": base64.b64encode(bytes(codeword)).decode()},
-                                         journal_checkpoint=checkpoint), chain, key_pem)
+    bindings = [{"alg": blindmark.ALG, "value": blind_value},
+                {"alg": watermark.ALG, "value": base64.b64encode(bytes(codeword)).decode()}]
+    signed = sign_with_manifest(data, fmt, ManifestInput(title=output.name, software_agent=opts.software_agent,
+                                                         training_use=opts.training_use, soft_bindings=bindings,
+                                                         journal_checkpoint=checkpoint), chain, key_pem)
+    data = signed.data
     output.write_bytes(data)
     sealed = load_image(data, max_pixels=deps.max_pixels)
     wf = deps.add_file(work_id, data, sealed, "published", output.name, regions=regions)
+    SoftBindings(deps.registry).add(blindmark.ALG, blind_value, work_id, wf.id, signed.manifest_label,
+                                    signed.manifest_bytes)
     deps.after_change()
     return SealResult(output, wf.id, regions, warnings)

@@ -27,7 +27,7 @@ from inkseal.app import Inkseal
 from inkseal.errors import BadImage, InksealError, NotFound
 from inkseal.registry.accounts import Accounts
 from inkseal.registry.cases import CaseRefused
-from inkseal.web import api, auth, pages
+from inkseal.web import api, api_bindings, auth, pages
 from inkseal.web.messages import ApiError, message, split_reason
 
 log = logging.getLogger("inkseal.web")
@@ -179,5 +179,7 @@ def create_app(source: Inkseal | str | Path | None = None, *, listen_host: str =
     _install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(api.router)
+    app.include_router(api_bindings.router)
+    app.include_router(api_bindings.spec_router)
     pages.install(app)  # the pages, /static, HTML errors on page paths (after the JSON handlers it wraps)
     return app

@@ -102,8 +102,7 @@ class ShardAuditor:
         self.app = Inkseal.open(home, **overrides)
         settings = self.app.settings
         matcher = self.app.matcher if check_registry else None  # indexes read here, once
-        keys = WatermarkKeys(keys={int(k): bytes.fromhex(v) for k, v in wm["keys"].items()},
-                             frames={int(k): tuple(v) for k, v in wm["frames"].items()}, why_not=wm["why_not"])
+        keys = keys_from_wire(wm)
         self.checker = ItemChecker(matcher, keys, max_pixels=settings.max_pixels)
         self.settings = settings
         self.site_cache = SiteCache()
@@ -164,6 +163,20 @@ class ShardAuditor:
         return row
 
 
+def keys_to_wire(wm: WatermarkKeys) -> dict[str, Any]:
+    """The keys as the driver hands them to Ray workers (JSON-able)."""
+    return {"keys": {str(k): v.hex() for k, v in wm.keys.items()},
+            "frames": {str(k): list(v) for k, v in wm.frames.items()}, "why_not": wm.why_not,
+            "blind_key": wm.blind_key.hex() if wm.blind_key else None, "sealed": sorted(wm.sealed)}
+
+
+def keys_from_wire(wm: dict[str, Any]) -> WatermarkKeys:
+    return WatermarkKeys(keys={int(k): bytes.fromhex(v) for k, v in wm["keys"].items()},
+                         frames={int(k): tuple(v) for k, v in wm["frames"].items()}, why_not=wm["why_not"],
+                         blind_key=bytes.fromhex(wm["blind_key"]) if wm.get("blind_key") else None,
+                         sealed=set(wm.get("sealed") or []))
+
+
 def watermark_keys(app: Any) -> WatermarkKeys:
     """The driver derives each sealed work's key once (the master key never leaves this process)."""
     sealed = {w.id: f for w in app.works() for f in w.files if (f.regions or {}).get("watermark")}
@@ -173,10 +186,14 @@ def watermark_keys(app: Any) -> WatermarkKeys:
         return WatermarkKeys(why_not="no watermark key in this home")
     try:
         passphrase = os.environ.get("INKSEAL_PASSPHRASE")
-        keys = {w: app.keys.watermark_key_for(w, passphrase) for w in sealed}
+        blind_key = app.keys.blind_key(passphrase)
+        # wm/1 keys only for works sealed before blind v2: the others are all named by one blind read
+        legacy = [w for w, f in sealed.items() if not f.regions["watermark"].get("blind")]
+        keys = {w: app.keys.watermark_key_for(w, passphrase) for w in legacy}
     except Exception as exc:  # noqa: BLE001 - locked or damaged: the audit goes on, the report says why
         return WatermarkKeys(why_not=one_line(exc)[:200])
-    return WatermarkKeys(keys=keys, frames={w: (f.height, f.width) for w, f in sealed.items()})
+    return WatermarkKeys(keys=keys, frames={w: (f.height, f.width) for w, f in sealed.items()},
+                         blind_key=blind_key, sealed=set(sealed))
 
 
 def start_ray(options: AuditOptions) -> None:
@@ -259,8 +276,7 @@ def run_audit(dataset: str | Path, report_dir: str | Path, options: AuditOptions
             wm = watermark_keys(app)
         finally:
             app.close()
-        wm_arg = {"keys": {str(k): v.hex() for k, v in wm.keys.items()},
-                  "frames": {str(k): list(v) for k, v in wm.frames.items()}, "why_not": wm.why_not}
+        wm_arg = keys_to_wire(wm)
         # Each worker decodes and embeds with one thread: N workers use N cores, not N x threads.
         start_ray(options)
         ds = ray.data.from_items([{"shard": json.dumps(s)} for s in todo], override_num_blocks=len(todo))

@@ -32,11 +32,14 @@ _DATA_MINING_ATTR = re.compile(r'plus:DataMining\s*=\s*"([^"]*)"')
 
 @dataclass
 class WatermarkKeys:
-    """Per sealed work: its derived key and the sealed frame (height, width); empty when no key was given."""
+    """The install's blind key (one read for every work sealed since blind v2) and, per work sealed
+    before it, its derived wm/1 key and the sealed frame (height, width); empty when no key was given."""
 
     keys: dict[int, bytes] = field(default_factory=dict)
     frames: dict[int, tuple[int, int]] = field(default_factory=dict)
-    why_not: str = "no watermark key available"  # shown when `keys` is empty
+    why_not: str = "no watermark key available"  # shown when there is no key at all
+    blind_key: bytes | None = None
+    sealed: set[int] = field(default_factory=set)  # every sealed work (the blind read must name one of them)
 
 
 def training_mining(store: dict[str, Any] | None) -> str:
@@ -129,8 +132,19 @@ class ItemChecker:
     def _watermark(self, image: LoadedImage, matched_work: int | None) -> dict[str, Any]:
         from inkseal.seal import watermark
 
-        if not self.wm.keys:
+        from inkseal.seal import blindmark
+
+        if not self.wm.keys and self.wm.blind_key is None:
             return {"watermark": "not checked", "watermark_note": self.wm.why_not}
+        fpp_blind = None
+        if self.wm.blind_key is not None:  # one read, whatever the number of works
+            result, ident = blindmark.find(image.rgb, {"install": self.wm.blind_key})
+            if ident is not None and ident.work_id in self.wm.sealed:
+                return {"watermark": "detected", "watermark_work_id": ident.work_id,
+                        "watermark_fpp": ident.false_positive_probability}
+            fpp_blind = 1.0
+        if not self.wm.keys:  # no work sealed before blind v2
+            return {"watermark": "absent", "watermark_fpp": fpp_blind}
         works = list(self.wm.keys)
         if len(works) > WATERMARK_BLIND_MAX_WORKS:
             if matched_work not in self.wm.keys:
