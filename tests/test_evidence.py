@@ -49,7 +49,7 @@ def test_pack_verifies_fact_by_fact(demo: dict) -> None:
                       "when": "supported",  # no trusted timestamp in the demo
                       "published_with_signature": "verifiable",  # C2PA over the published bytes
                       "suspect_use": "supported",  # 127.0.0.1 is not a public address
-                      "same_image": "supported",  # the watermark key stays with its holder by default
+                      "same_image": "verifiable",  # the blind mark, read with no key, is the signed soft binding
                       "signature_removed": "verifiable", "scale_of_use": "not_applicable"}, levels
     for name, f in facts.items():
         assert f["verified"] == (f["level"] == "verifiable"), name
@@ -60,6 +60,39 @@ def test_pack_verifies_fact_by_fact(demo: dict) -> None:
     ev = json.loads((demo["pack"] / "evidence.json").read_text())
     assert ev["schema_version"] == "inkseal-evidence/1"
     assert ev["watermark"]["detected"] and ev["published_c2pa_state"] == "Trusted"
+    assert ev["blind_mark"]["detected"] and facts["same_image"]["checks"] == ["blind_mark", "c2pa"]
+    assert rep["checks"]["blind_mark"]["ok"] and ev["blind_mark"]["coincidence_probability"] < 1e-15
+
+
+def test_blind_mark_check_fails_when_the_copy_or_the_record_differs(demo: dict, tmp_path: Path) -> None:
+    """The check re-reads the suspect against the published file's signed manifest: a suspect without the
+    mark, or a recorded value that is not the manifest's, fails it (and the fact resting on it)."""
+    import numpy as np
+    from PIL import Image
+
+    from inkseal.seal import blindmark
+
+    private = demo["app"].keys.private(DEMO_PASSPHRASE)
+    ev_path = "evidence.json"
+    # 1. the recorded value changed (and the pack re-signed): it is no longer the manifest's soft binding
+    copy = tmp_path / "value"
+    shutil.copytree(demo["pack"], copy)
+    ev = json.loads((copy / ev_path).read_text())
+    ev["blind_mark"]["value"] = blindmark.binding_value(bytes(8))
+    (copy / ev_path).write_text(json.dumps(ev))
+    resign(copy, private)
+    rep = verify_pack(copy)
+    assert not rep.checks["blind_mark"][0]
+    assert not next(f for f in rep.facts if f["fact"] == "same_image")["verified"]
+    # 2. the suspect replaced by a grayscale copy (no chroma, so no mark), re-signed: read no more
+    copy = tmp_path / "gray"
+    shutil.copytree(demo["pack"], copy)
+    suspect = copy / json.loads((copy / ev_path).read_text())["files"]["suspect"]
+    gray = np.asarray(Image.open(suspect).convert("L").convert("RGB"))
+    Image.fromarray(gray).save(suspect, format=Image.open(suspect).format)
+    resign(copy, private)
+    rep = verify_pack(copy)
+    assert rep.checks["files"][0] and not rep.checks["blind_mark"][0]
 
 
 def _files(pack: Path) -> list[Path]:

@@ -43,7 +43,7 @@ def _p(en: str, zh: str) -> tuple[str, str]:
 def build_facts(*, m: Any, work: Any, version: Any, version_public: bool, source: dict, capture: dict,
                 files: dict, journal: dict, latest: Any, kid: str, c2pa: dict | None, wm: dict | None,
                 key_in_pack: bool, sig: dict | None, loc: dict, inspection: dict, scale: dict, platform: bool,
-                public_url: bool) -> list[dict]:
+                public_url: bool, blind: dict | None = None) -> list[dict]:
     n = journal["entries"]
     held_back = _p("the signed journal is held back from a platform pack (private); it is in the full pack",
                    "面向平台的证据包不含创作日志（私密内容），完整证据包中有")
@@ -147,24 +147,41 @@ def build_facts(*, m: Any, work: Any, version: Any, version_public: bool, source
         base_zh += "；它与另一件已登记图片同样吻合，故不断言复制的是本件而非那一件"
     detected = bool(wm and wm.get("detected") and wm.get("false_positive_probability", 1) <= WATERMARK_MAX_FPP)
     sim_files = ["figure_side_by_side", "figure_overlay"]
+    blind_ok = bool(blind and blind.get("detected") and "published" in files and c2pa
+                    and c2pa.get("state") in ("Trusted", "Valid"))
+    blind_en = blind_zh = ""
+    if blind_ok:
+        p = blind["coincidence_probability"]
+        blind_en = f"; blind mark {blind['value']} read from the copy with no key (chance of a coincidence {p:.0e})"
+        blind_zh = f"；无需密钥从副本读出盲水印 {blind['value']}（偶然吻合概率 {p:.0e}）"
     if detected:
         wm_en = f"; watermark read ({wm['agreement']} bits agree, false-positive probability {wm['false_positive_probability']:.1e})"
         wm_zh = f"；读出水印（{wm['agreement']} 位一致，误报概率 {wm['false_positive_probability']:.1e}）"
-        if key_in_pack:
-            facts.append(fact("same_image", "verifiable", _p("the watermark re-reads from the pack's own files",
-                                                            "可用本包内的文件重新读出水印"),
-                              [*sim_files, "watermark_reference", "watermark_key"], ["watermark"],
-                              base_en + wm_en, base_zh + wm_zh))
-        else:
-            facts.append(fact("same_image", "supported",
-                              _p("the watermark can be re-read only by the key holder: build the pack with "
-                                 "--include-watermark-key to let others re-check it",
-                                 "水印只能由密钥持有人重新读取；如需他人复核，请用 --include-watermark-key 生成证据包"),
-                              sim_files, [], base_en + wm_en, base_zh + wm_zh))
     else:
         wm_en = (f"; watermark not detected ({wm['agreement']} bits agree, below the threshold): not relied on"
                  if wm else "")
         wm_zh = f"；未检出水印（{wm['agreement']} 位一致，低于阈值），不作依据" if wm else ""
+    if detected and key_in_pack:
+        facts.append(fact("same_image", "verifiable", _p("the watermark re-reads from the pack's own files",
+                                                        "可用本包内的文件重新读出水印"),
+                          [*sim_files, "watermark_reference", "watermark_key"], ["watermark"],
+                          base_en + wm_en + blind_en, base_zh + wm_zh + blind_zh))
+    elif blind_ok:
+        # No key, no original: the copy carries the exact 64-bit message that the published version's signed
+        # C2PA manifest names as its soft binding. Anyone re-reads both (public algorithm; `inkseal binding read`).
+        facts.append(fact("same_image", "verifiable",
+                          _p("the copy carries the blind mark named in the published version's signed C2PA manifest; "
+                             "anyone can re-read both, without a key",
+                             "副本带有已发布版本签名 C2PA 凭证中登记的盲水印消息；任何人无需密钥即可重新读取两者核对"),
+                          [*sim_files, "suspect", "published"], ["blind_mark", "c2pa"],
+                          base_en + wm_en + blind_en, base_zh + wm_zh + blind_zh))
+    elif detected:
+        facts.append(fact("same_image", "supported",
+                          _p("the watermark can be re-read only by the key holder: build the pack with "
+                             "--include-watermark-key to let others re-check it",
+                             "水印只能由密钥持有人重新读取；如需他人复核，请用 --include-watermark-key 生成证据包"),
+                          sim_files, [], base_en + wm_en, base_zh + wm_zh))
+    else:
         facts.append(fact("same_image", "supported",
                           _p("visual comparison by inkseal; the figures let anyone compare the two images",
                              "由 inkseal 进行的图像比对；附图可供任何人比较两张图片"),

@@ -2,6 +2,7 @@
 
     verifiable      an artifact anyone can re-check: a signature over bytes, a trusted (RFC 3161) timestamp,
                     a watermark detected at a false-positive probability <= 1e-6 with the key in the pack,
+                    the blind mark read with no key equal to the published version's signed soft binding,
                     a capture of a public http(s) URL with its time (screenshot or WARC record checked)
     supported       our own assertion, consistent with the pack but not independently checkable
                     (e.g. a time with no trusted timestamp, a watermark only the key holder can re-read)

@@ -329,6 +329,11 @@ def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, 
         if opts.include_watermark_key:
             files["watermark_reference"] = rel(_write(root / "work" / "prewatermark.png", ref_bytes))
             files["watermark_key"] = rel(_write(root / "work" / "watermark.key", key.hex()))
+    blind_result = None
+    if (wm_meta or {}).get("blind"):  # keyless: the suspect's mark against the version's soft binding
+        from inkseal.evidence.blindfact import read_for
+
+        blind_result = read_for(suspect_img.rgb, wm_meta["blind"]["value"])
     sig_box = (version.regions or {}).get("signature")
     if sig_box:
         x0, y0, x1, y1 = (int(v) for v in sig_box)
@@ -345,7 +350,7 @@ def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, 
     c2pa = validate(app.registry.objects.get(version.sha256), version.format, anchor) if version_public and anchor else None
     facts = build_facts(m=m, work=work, version=version, version_public=version_public, source=source,
                         capture=capture, files=files, journal=journal_info, latest=latest, kid=key_id(public),
-                        c2pa=c2pa, wm=wm_result, key_in_pack="watermark_key" in files, sig=sig, loc=loc,
+                        c2pa=c2pa, wm=wm_result, key_in_pack="watermark_key" in files, sig=sig, loc=loc, blind=blind_result,
                         inspection=inspection, scale=scale, platform=platform, public_url=_is_public_url(s.source)
                         or _is_public_url(s.page_url))
     wilful = wilful_reasons(facts, sig, loc, version)
@@ -372,7 +377,7 @@ def _build(app: EvidenceContext, match_id: int, root: Path, *, passphrase: str, 
                  "published_sha256": version.sha256 if version_public else None},
         "contact": contact(app.settings), "contact_missing": missing_contact(app.settings),
         "suspect": source, "capture": capture, "journal": journal_info,
-        "watermark": wm_result, "inspection": {"findings": inspection["findings"],
+        "watermark": wm_result, "blind_mark": blind_result, "inspection": {"findings": inspection["findings"],
                                                "implicit_label": inspection["implicit_label"], "c2pa": inspection["c2pa"]},
         "published_c2pa_state": c2pa["state"] if c2pa else None,
         "scale_of_use": scale, "other_matches": others, "facts": facts, "damages": dmg, "files": files,

@@ -8,6 +8,8 @@ Checks, each named so that facts can depend on them:
     c2pa                the published file's C2PA manifest validates Trusted with the pack's anchor
     watermark           the watermark decode re-run from the pack's own files gives the recorded result
                         (only when the pack holds the key: `--include-watermark-key`)
+    blind_mark          the blind mark read from the suspect with no key is the soft binding that the
+                        published file's signed C2PA manifest names (evidence/blindfact.py)
     screenshot, warc    the page screenshot shows the suspect at its box; the WARC record's payload is
                         the suspect (see inkseal.evidence.capture)
 Each fact carries its proof level (see inkseal.evidence.facts); a verifiable fact passes when all its
@@ -227,6 +229,26 @@ def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: Ch
         except Exception as exc:  # noqa: BLE001 - a broken file is a failed check, not a crash
             c["watermark"] = (False, f"cannot re-run the decode: {one_line(exc)}")
 
+    if evidence.get("blind_mark") and "published" in files and "suspect" in files:
+        try:
+            from inkseal.evidence.blindfact import manifest_binding, read_for
+            from inkseal.imaging import load_image
+            from inkseal.seal.c2pa_sign import validate
+
+            data = member(files["published"]).read_bytes()
+            fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}.get(files["published"].rsplit(".", 1)[-1], "PNG")
+            value = manifest_binding(validate(data, fmt).get("manifest", {}).get("assertions") or [])
+            if value is None:
+                c["blind_mark"] = (False, "the published file's manifest names no blind mark")
+            else:
+                again = read_for(load_image(member(files["suspect"]).read_bytes()).rgb, value)
+                recorded = evidence["blind_mark"]
+                c["blind_mark"] = (again["detected"] == recorded.get("detected") and value == recorded.get("value"),
+                                   f"{'read' if again['detected'] else 'not read'}: {value} (recorded "
+                                   f"{'read' if recorded.get('detected') else 'not read'})")
+        except Exception as exc:  # noqa: BLE001 - a broken file is a failed check, not a crash
+            c["blind_mark"] = (False, f"cannot re-read the blind mark: {one_line(exc)}")
+
     _check_capture(member, evidence, files, c)
 
     for f in evidence.get("facts", []):
@@ -348,12 +370,13 @@ def _check_manifest_timestamp(token: bytes, manifest: bytes) -> tuple[bool, str]
 
 CHECK_NAMES_ZH = {"manifest_signature": "清单签名", "trusted_key": "可信密钥", "manifest_timestamp": "清单可信时间戳",
                   "files": "文件完整性", "signer": "签署人", "paths": "文件路径", "journal": "创作日志",
-                  "c2pa": "C2PA 凭证", "watermark": "水印", "screenshot": "页面截图", "warc": "WARC 记录",
+                  "c2pa": "C2PA 凭证", "watermark": "水印", "blind_mark": "盲水印", "screenshot": "页面截图", "warc": "WARC 记录",
                   "evidence": "证据说明文件", "archive": "压缩包", "pack": "证据包"}
 CHECK_OK_ZH = {"manifest_signature": "清单由该密钥签名", "trusted_key": "由指定的可信密钥签署",
                "manifest_timestamp": "可信时间戳覆盖本清单", "files": "所有文件与清单一致，无多余文件",
                "signer": "evidence.json 指明的正是该密钥", "paths": "evidence.json 所指文件均在包内且列于清单",
                "c2pa": "已发布文件的 C2PA 凭证有效", "watermark": "用包内文件重新读出的水印与记录一致",
+               "blind_mark": "无需密钥从副本读出的盲水印与已发布文件 C2PA 凭证所载软绑定一致",
                "screenshot": "页面截图在记录位置显示的正是被控图片", "warc": "WARC 记录的网址与内容与被控图片一致"}
 
 

@@ -145,7 +145,7 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
         # Blind v2 first: one read names any work under this install's blind key (seal/blindmark.py).
         # Works sealed before it carry only the per-work wm/1 mark: each such work's key is tried on the
         # sealed frame (a copy with its shape is resized back) and the best pays for the others (Bonferroni).
-        blind, ident = blindmark.find(image.rgb, {"install": app.keys.blind_key()})
+        blind, ident = blindmark.find(image.rgb, {"install": app.keys.blind_key()}, thorough=True)
         report["blind_mark"] = {**blind.as_dict(), "work_id": ident.work_id if ident else None,
                                 "false_positive_probability": ident.false_positive_probability if ident else None,
                                 "detected": ident is not None}
