@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
@@ -13,7 +12,7 @@ from h9web import accounts_for
 from inkseal import Inkseal
 from inkseal.registry.jobs import JOB_TABLES, JobStore
 from inkseal.registry.models import Base
-from inkseal.registry.store import MIGRATIONS
+from migrating import migrator
 
 
 def test_migration_0008_matches_the_models_and_goes_down_and_up(backend_app: Inkseal) -> None:
@@ -30,13 +29,7 @@ def test_migration_0008_matches_the_models_and_goes_down_and_up(backend_app: Ink
     job = store.create(ana.id, "scan", {"urls": []})
     assert store.get(job.id, ana.id) is not None and store.get(job.id, ana.id + 1) is None
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-
-    def migrate(step, target: str) -> None:  # type: ignore[no-untyped-def]
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            step(cfg, target)
+    migrate = migrator(engine)
 
     migrate(command.downgrade, "0007")
     present = set(inspect(engine).get_table_names())

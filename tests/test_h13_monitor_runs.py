@@ -17,7 +17,6 @@ from hashlib import sha256
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from typer.testing import CliRunner
@@ -30,7 +29,7 @@ from inkseal.monitor.runs import MonitorRunner
 from inkseal.monitor.settings import MonitorSettings
 from inkseal.registry.models import Base
 from inkseal.registry.monitors import MONITOR_TABLES, MonitorStore
-from inkseal.registry.store import MIGRATIONS
+from migrating import migrator
 from test_h13_monitor_crawl import KODAK, jpeg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -209,13 +208,7 @@ def test_migration_0010_matches_the_models_and_goes_down_and_up(backend_app: Ink
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diffs if _table_of(d) in names] == []
     MonitorStore(backend_app.registry).add("https://example.org/", "site", 60, 5)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-
-    def migrate(step, target: str) -> None:  # type: ignore[no-untyped-def]
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            step(cfg, target)
+    migrate = migrator(engine)
 
     migrate(command.downgrade, "0009")
     present = set(inspect(engine).get_table_names())

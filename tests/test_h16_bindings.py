@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from PIL import Image
 from sqlalchemy import inspect
@@ -28,7 +27,7 @@ from inkseal import Inkseal
 from inkseal.cli import app as cli
 from inkseal.registry.bindings import ALGORITHMS, BadBinding, SoftBindings
 from inkseal.registry.models import Base
-from inkseal.registry.store import MIGRATIONS
+from migrating import migrator
 from inkseal.journal.keys import derive_blind_key
 from inkseal.seal import blindmark
 from inkseal.seal.c2pa_sign import ManifestInput, sign, sign_with_manifest, validate
@@ -152,13 +151,7 @@ def test_migration_0014_matches_the_model_and_goes_down_and_up(backend_app: Inks
     assert [d for d in diffs if _table_of(d) == "soft_bindings"] == []
     w, f = _registered(backend_app, tmp_path, "one.png", _png(21))
     SoftBindings(backend_app.registry).add(ALG, _value(1), w, f, "urn:c2pa:one", b"store")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-
-    def migrate(step, target: str) -> None:  # type: ignore[no-untyped-def]
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            step(cfg, target)
+    migrate = migrator(engine)
 
     migrate(command.downgrade, "0013")
     assert "soft_bindings" not in inspect(engine).get_table_names()
