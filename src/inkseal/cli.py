@@ -492,8 +492,17 @@ def inspect_cmd(
                              if c2.get("ingredients") else ""), highlight=False)
             if r["watermark"]:
                 w = r["watermark"]
-                out.print(f"  watermark ({w['mode']}): {'work ' + str(w['work_id']) if w['detected'] else 'not found'}, "
-                          f"{w['agreement']} bits, false-positive probability {w['false_positive_probability']:.1e}", highlight=False)
+                zh = state.language == "zh"
+                found = (f"作品 {w['work_id']}" if zh else f"work {w['work_id']}") if w["detected"] else ("未发现" if zh else "not found")
+                evidence = ("MAC 成立, " if zh else "MAC holds, ") if w["agreement"] == "MAC holds" else "" \
+                    if w["agreement"] == "-" else (f"{w['agreement']} 位, " if zh else f"{w['agreement']} bits, ")
+                where = ""
+                if w.get("region"):
+                    x0, y0, x1, y1 = w["region"]
+                    where = f"，位于 ({x0},{y0})-({x1},{y1})" if zh else f", at ({x0},{y0})-({x1},{y1})"
+                out.print(f"  {'水印' if zh else 'watermark'} ({w['mode']}): {found}, {evidence}"
+                          f"{'误报概率' if zh else 'false-positive probability'} {w['false_positive_probability']:.1e}{where}",
+                          highlight=False)
             for g in r["generator"]:
                 for line in generation_lines(g, state.language):
                     out.print(line, highlight=False)
