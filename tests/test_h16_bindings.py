@@ -32,7 +32,6 @@ from inkseal.journal.keys import derive_blind_key
 from inkseal.seal import blindmark
 from inkseal.seal.c2pa_sign import ManifestInput, sign, sign_with_manifest, validate
 from inkseal.seal.certs import make_credentials
-from inkseal.web import api_bindings
 
 ALG = "org.inkseal.blind.v2"
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
@@ -169,14 +168,10 @@ def _signed_and_bound(ink: Inkseal, tmp: Path, creds, value: str) -> tuple[bytes
     return signed.data, signed.manifest_label, signed.manifest_bytes
 
 
-def _include(app) -> None:  # type: ignore[no-untyped-def]
-    app.include_router(api_bindings.router)  # what web/app.py does once the lead adds the line
-
-
 def test_resolution_api_follows_the_c2pa_shapes_and_needs_no_sign_in(app: Inkseal, tmp_path: Path, creds) -> None:  # type: ignore[no-untyped-def]
     data, label, store = _signed_and_bound(app, tmp_path, creds, _value(0xC0FFEE))
     user_with_token(accounts_for(app), "ana")  # accounts exist: nobody is signed in by being local
-    with live_server(app, extend=_include) as base, client(base) as anonymous:
+    with live_server(app) as base, client(base) as anonymous:
         assert anonymous.get("/api/v1/works").status_code == 401  # the desk's own routes still need sign-in
         found = anonymous.get("/api/v1/c2pa/matches/byBinding", params={"alg": ALG, "value": _value(0xC0FFEE)})
         assert found.status_code == 200 and found.json() == {"matches": [{"manifestId": label, "similarityScore": 100}]}
@@ -206,6 +201,9 @@ def test_resolution_api_follows_the_c2pa_shapes_and_needs_no_sign_in(app: Inksea
         assert missing.status_code == 404 and set(missing.json()["error"]) == {"en", "zh"}
         assert anonymous.get("/api/v1/c2pa/services/supportedAlgorithms").json() == {
             "watermarks": [{"alg": ALG}], "fingerprints": []}
+        # the spec's own base path answers the same (a C2PA client given this desk's address + /v1)
+        assert anonymous.get("/v1/matches/byBinding", params={"alg": ALG, "value": _value(0xC0FFEE)}).json() == found.json()
+        assert anonymous.get(f"/v1/manifests/{label}").content == store
         # `inkseal binding --server` asks the same routes, from a home that knows nothing of them
         elsewhere, resolver = tmp_path / "elsewhere", f"{base}/api/v1/c2pa"
         asked = _run(elsewhere, "binding", "lookup", "--server", resolver, "--value", _value(0xC0FFEE), "--json")
@@ -312,7 +310,7 @@ def test_a_stripped_copy_finds_its_manifest(app: Inkseal, tmp_path: Path, creds)
     assert [x["manifest_label"] for x in found["matches"]] == [signed.manifest_label]
     ink = Inkseal.open(tmp_path / "home")
     try:
-        with live_server(ink, extend=_include) as base, client(base) as anonymous:
+        with live_server(ink) as base, client(base) as anonymous:
             ids = anonymous.get("/api/v1/c2pa/matches/byBinding", params={"alg": blindmark.ALG, "value": value}).json()
             store = anonymous.get(f"/api/v1/c2pa/manifests/{ids['matches'][0]['manifestId']}").content
     finally:
