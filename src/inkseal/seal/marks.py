@@ -8,7 +8,7 @@ Two layers, both in the pixels:
                                 its key can go into an evidence pack without exposing other works.
 The blind layer takes most of the budget (it must survive on its own); the per-work layer needs
 little, because informed detection subtracts the original. Together they stay >= 42 dB PSNR:
-10*log10(1 / (10^-4.32 + 10^-4.95)) = 42.3 dB before rounding.
+10*log10(1 / (10^-4.34 + 10^-4.80)) = 42.2 dB before rounding.
 """
 
 from __future__ import annotations
@@ -17,11 +17,17 @@ import numpy as np
 
 from inkseal.seal import blindmark, watermark
 
-BLIND_PSNR = 43.2
-WORK_PSNR = 49.5
+BLIND_PSNR = 43.4
+WORK_PSNR = 48.0
+FLOOR_PSNR = 42.1  # before rounding; what a file keeps after rounding and clipping is measured in the benchmark
 
 
 def add_marks(rgb: np.ndarray, work_key: bytes, blind_key: bytes, work_id: int) -> np.ndarray:
-    """Both invisible layers on `rgb` (uint8 RGB): the blind mark first, the per-work mark on top."""
-    marked = blindmark.embed(rgb, blind_key, work_id, psnr=BLIND_PSNR)
-    return watermark.embed(marked, work_key, work_id, psnr=WORK_PSNR)
+    """Both invisible layers on `rgb` (uint8 RGB), added in float and rounded once."""
+    delta = (blindmark.mark_field(rgb, blindmark.message(blind_key, work_id), BLIND_PSNR)
+             + watermark.mark_field(rgb, work_key, work_id, WORK_PSNR))
+    mse = float(np.mean(delta * delta))
+    floor_mse = 255.0 ** 2 / 10 ** (FLOOR_PSNR / 10)
+    if mse > floor_mse:  # both layers are texture-weighted, so they overlap a little: scaled down together
+        delta *= np.sqrt(floor_mse / mse)
+    return np.clip(np.rint(rgb.astype(np.float32) + delta), 0, 255).astype(np.uint8)

@@ -85,13 +85,16 @@ def pattern(key: bytes, bits: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def embed(rgb: np.ndarray, key: bytes, work_id: int, psnr: float = TARGET_PSNR) -> np.ndarray:
+    return np.clip(np.rint(rgb.astype(np.float32) + mark_field(rgb, key, work_id, psnr)), 0, 255).astype(np.uint8)
+
+
+def mark_field(rgb: np.ndarray, key: bytes, work_id: int, psnr: float = TARGET_PSNR) -> np.ndarray:
+    """The mark as a float RGB offset (h, w, 3), the same on R, G and B (luminance), RMS giving `psnr`."""
     h, w = rgb.shape[:2]
-    y = _luma(rgb)
-    delta = pattern(key, codeword(key, work_id), h, w) * _mask(y)
+    delta = pattern(key, codeword(key, work_id), h, w) * _mask(_luma(rgb))
     target_rms = 255.0 / (10 ** (psnr / 20))
     delta *= target_rms / max(1e-6, float(np.sqrt((delta ** 2).mean())))
-    out = rgb.astype(np.float32) + delta[..., None]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return np.repeat(delta[..., None], 3, axis=2)
 
 
 @dataclass
