@@ -175,6 +175,12 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
                 # the matched file may be the original: both share the sealed file's pixel grid
                 informed = watermark.detect_informed(image.rgb, ref, match.affine,
                                                      app.keys.watermark_key_for(match.work_id), [match.work_id])
+                if not informed.detected and wm.get("blind"):  # the blind layer, read with the original too
+                    again = blindmark.read_informed(image.rgb, ref, match.affine)
+                    named = blindmark.identify_read(again, {"install": app.keys.blind_key()})
+                    if named is not None and named.work_id == match.work_id:
+                        informed = watermark.Detection("informed v2", np.zeros(watermark.BITS, np.int8),
+                                                       watermark.BITS, named.false_positive_probability, named.work_id)
                 best = informed if informed.false_positive_probability < det.false_positive_probability else det
             loc = match.localisation.as_dict() if match.localisation else {}
             report["match"] = {"work_id": match.work_id, "score": round(match.score, 2), "localisation": loc}
@@ -189,7 +195,7 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
             if sealed is not None and aigc is None:
                 findings.append(finding("label_removed", lang))
         report["watermark"] = best.as_dict()
-        if best.mode == "blind v2":  # its evidence is the MAC of one 64-bit message, not a bit count
+        if best.mode in ("blind v2", "informed v2"):  # its evidence is the MAC of one 64-bit message, not bits
             report["watermark"]["agreement"] = "MAC holds" if best.detected else "-"
             report["watermark"]["region"] = blind.region
         if best.detected and c2pa["state"] == "Absent":
