@@ -41,6 +41,7 @@ block by block (half a tile); blocks above 4 standard deviations are where the m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -69,6 +70,7 @@ ID_BITS = 28   # 268 million works per key: far more than one creator or install
 MAC_BITS = 36  # what the false-positive bound rests on: 2^-36 per message per key
 
 
+@functools.lru_cache(maxsize=4096)  # a platform reads against many keys: one HMAC per key, not per candidate
 def _mask(key: bytes) -> int:
     digest = hmac.new(key, b"inkseal blind v2 id mask", hashlib.sha256).digest()
     return int.from_bytes(digest[:4], "big") >> (32 - ID_BITS)
