@@ -41,122 +41,31 @@ block by block (half a tile); blocks above 4 standard deviations are where the m
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import hmac
-import math
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import scipy.fft  # real-input FFTs on every core: ~5x OpenCV's complex DFT for the autocorrelation
+
+from inkseal.seal.blindcode import (CODED_BITS, ID_BITS, MAC_BITS, MSG_BITS, binding_value, conv_encode,  # noqa: F401
+                                    identify, message, viterbi)
+from inkseal.seal.blindsync import LATTICES_TRIED, MIN_OVERLAP, MIN_PERIOD, candidate_lattices
 
 ALG = "org.inkseal.blind.v2"
 CANON = 512
 CELL = 4
 TILE = 32
 BINS = 2
-MSG_BITS = 64
 TARGET_PSNR = 43.2
 WORK_PIXELS = 640 * 640  # suspects larger than this are read at this area (cost flat; cells stay >= ~2 px)
 LATTICE_CELLS = (2.5,)  # residual band(s) the lattice is searched in (cell size guesses, px)
 CANDIDATES = 8   # decoded offsets per lattice: the false-positive bound counts them
-LATTICES_TRIED = 4
-
-# -- message ----------------------------------------------------------------------------------------
-
-
-ID_BITS = 28   # 268 million works per key: far more than one creator or installation registers
-MAC_BITS = 36  # what the false-positive bound rests on: 2^-36 per message per key
-
-
-@functools.lru_cache(maxsize=4096)  # a platform reads against many keys: one HMAC per key, not per candidate
-def _mask(key: bytes) -> int:
-    digest = hmac.new(key, b"inkseal blind v2 id mask", hashlib.sha256).digest()
-    return int.from_bytes(digest[:4], "big") >> (32 - ID_BITS)
-
-
-def _mac(key: bytes, work_id: int) -> int:
-    digest = hmac.new(key, b"inkseal blind v2 mac" + int(work_id).to_bytes(4, "big"), hashlib.sha256).digest()
-    return int.from_bytes(digest[:8], "big") >> (64 - MAC_BITS)
-
-
-def message(key: bytes, work_id: int) -> bytes:
-    """The 64-bit message: the id XOR a keyed mask (ID_BITS), then the id's keyed MAC (MAC_BITS)."""
-    if not 0 <= int(work_id) < 2 ** ID_BITS:
-        raise ValueError(f"work id out of range for the blind mark ({ID_BITS} bits)")
-    return (((int(work_id) ^ _mask(key)) << MAC_BITS) | _mac(key, work_id)).to_bytes(8, "big")
-
-
-def identify(msg: bytes, key: bytes) -> int | None:
-    """The work id `msg` names under `key`, or None when its MAC does not hold."""
-    value = int.from_bytes(msg[:8], "big")
-    wid = (value >> MAC_BITS) ^ _mask(key)
-    return wid if hmac.compare_digest(_mac(key, wid).to_bytes(5, "big"),
-                                      (value & ((1 << MAC_BITS) - 1)).to_bytes(5, "big")) else None
-
-
-def binding_value(msg: bytes) -> str:
-    import base64
-
-    return base64.b64encode(msg).decode()
-
-
-# -- convolutional code -----------------------------------------------------------------------------
-_K = 7
-_GENS = (0o133, 0o171, 0o165)
-_STATES = 1 << (_K - 1)
-CODED_BITS = (MSG_BITS + _K - 1) * len(_GENS)
-
-
-def _parity(x: int) -> int:
-    return bin(x).count("1") & 1
-
-
-# out[state, u] -> the 3 coded bits for input u from `state` (the previous 6 inputs, newest lowest)
-_OUT = np.array([[[_parity(((s << 1) | u) & g) for g in _GENS] for u in (0, 1)] for s in range(_STATES)], np.int8)
-
-
-def conv_encode(bits: np.ndarray) -> np.ndarray:
-    state, out = 0, []
-    for u in [*map(int, bits), *([0] * (_K - 1))]:
-        out.extend(_OUT[state, u])
-        state = ((state << 1) | u) & (_STATES - 1)
-    return np.array(out, np.int8)
-
-
-def viterbi(soft: np.ndarray) -> np.ndarray:
-    """Soft-decision Viterbi for a batch: soft (B, CODED_BITS), > 0 meaning 1. Returns (B, MSG_BITS).
-    Hand-written (30 lines, vectorised over the batch and the 64 states): the Python codecs on PyPI
-    decode one sequence at a time in Python loops, too slow for 8 candidates in a 0.1 s read."""
-    b = soft.shape[0]
-    steps = soft.shape[1] // 3
-    sym = soft.reshape(b, steps, 3)
-    signs = 2.0 * _OUT.astype(np.float64) - 1.0                     # (64, 2, 3)
-    ns = np.arange(_STATES)
-    u = ns & 1
-    prev = np.stack([ns >> 1, (ns >> 1) | (1 << (_K - 2))], 1)      # (64, 2) predecessors of each state
-    metric = np.full((b, _STATES), -np.inf)
-    metric[:, 0] = 0.0
-    choice = np.zeros((steps, b, _STATES), np.int8)
-    # every step's branch metrics at once: (B, steps, 64 states, 2 predecessors)
-    branches = (sym.reshape(b * steps, 3) @ signs[prev, u[:, None]].reshape(-1, 3).T).reshape(b, steps, _STATES, 2)
-    for t in range(steps):
-        cand = metric[:, prev] + branches[:, t]
-        pick = cand[..., 1] > cand[..., 0]
-        choice[t] = pick
-        metric = np.where(pick, cand[..., 1], cand[..., 0])
-    state = np.zeros(b, np.int64)  # the tail drives the encoder back to state 0
-    bits = np.zeros((b, steps), np.int8)
-    rows = np.arange(b)
-    for t in range(steps - 1, -1, -1):
-        bits[:, t] = state & 1
-        state = prev[state, choice[t, rows, state]]
-    return bits[:, :MSG_BITS]
-
+# The message and its code are in blindcode.py, the lattice search in blindsync.py.
 
 # -- layout -----------------------------------------------------------------------------------------
-def _layout() -> tuple[np.ndarray, np.ndarray]:
+
+
+def _layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Public: which coded bit each cell carries (balanced) and its sign."""
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(b"inkseal blind v2 layout").digest()[:8], "big"))
     bit_of = (rng.permutation(TILE * TILE) % CODED_BITS).reshape(TILE, TILE)
@@ -275,155 +184,6 @@ def _residual(y: np.ndarray, cell_px: float, usable: np.ndarray) -> np.ndarray:
     energy = np.sqrt(cv2.GaussianBlur(r * r, (0, 0), 6) + 1.0)
     r = r / energy
     return np.clip(r, -3, 3) * usable
-
-
-def _autocorrelation(r: np.ndarray) -> np.ndarray:
-    """Linear (zero-padded) autocorrelation of the residual as z-scores, centred (lag 0 at the middle).
-    A lag's sum runs over the overlap of the picture with its shifted self, so its noise grows with
-    sqrt(overlap): dividing by that makes a long lag in a small crop as comparable as a short one."""
-    h, w = r.shape
-    fh = cv2.getOptimalDFTSize(int(h * (2 - MIN_OVERLAP)) + 1)
-    fw = cv2.getOptimalDFTSize(int(w * (2 - MIN_OVERLAP)) + 1)
-    padded = np.zeros((fh, fw), np.float32)
-    padded[:h, :w] = r - r.mean()
-    spec = scipy.fft.rfft2(padded, workers=-1)
-    mag = np.abs(spec).astype(np.float32)
-    white = mag / (cv2.GaussianBlur(mag, (0, 0), 3) + 1e-6)  # the host's spectral slope stops dominating
-    # JPEG's 8 x 8 block grid puts lines in the spectrum at multiples of 1/8 cycle per pixel (peaks
-    # every 8 px in the autocorrelation, stronger than the mark after JPEG 50): notch them out.
-    for k in range(1, 8):
-        row = round(k * fh / 8)
-        white[max(0, row - 1):row + 2, :] = 0
-    for k in range(1, 5):
-        col = round(k * fw / 8)
-        white[:, max(0, col - 1):col + 2] = 0
-    a = scipy.fft.irfft2(white * white, s=(fh, fw), workers=-1).astype(np.float32)
-    my, mx = min(h - 1, fh - h), min(w - 1, fw - w)  # the lags the padding keeps free of wrap-around
-    a = np.concatenate([a[-my:], a[:my + 1]], 0) if my else a[:1]
-    a = np.concatenate([a[:, -mx:], a[:, :mx + 1]], 1) if mx else a[:, :1]
-    ly = (h - np.abs(np.arange(-my, my + 1))).astype(np.float32)
-    lx = (w - np.abs(np.arange(-mx, mx + 1))).astype(np.float32)
-    a = a / np.sqrt(np.maximum(np.outer(ly, lx), 1.0))
-    core = a[my // 2:my + my // 2 + 1:3, mx // 2:mx + mx // 2 + 1:3]  # robust scale: well-overlapped lags
-    med = float(np.median(core))
-    return ((a - med) / (1.4826 * float(np.median(np.abs(core - med))) + 1e-12)).astype(np.float32)
-
-
-def _peak_at(a: np.ndarray, c: tuple[int, int], v: np.ndarray, reach: int = 2) -> tuple[np.ndarray, float] | None:
-    """The sub-pixel local maximum of `a` near lag v (x, y), searched within +-reach px."""
-    h, w = a.shape
-    x, y = int(round(c[1] + v[0])), int(round(c[0] + v[1]))
-    if not (reach + 1 <= x < w - reach - 1 and reach + 1 <= y < h - reach - 1):
-        return None
-    win = a[y - reach:y + reach + 1, x - reach:x + reach + 1]
-    iy, ix = np.unravel_index(int(np.argmax(win)), win.shape)
-    py, px = y - reach + iy, x - reach + ix
-    dx = (a[py, px + 1] - a[py, px - 1]) / (2 * (2 * a[py, px] - a[py, px + 1] - a[py, px - 1]) + 1e-12)
-    dy = (a[py + 1, px] - a[py - 1, px]) / (2 * (2 * a[py, px] - a[py + 1, px] - a[py - 1, px]) + 1e-12)
-    return np.array([px - c[1] + np.clip(dx, -.5, .5), py - c[0] + np.clip(dy, -.5, .5)]), float(a[py, px])
-
-
-MIN_PERIOD = 40        # px: a 32-cell tile read at 0.3x of a 512-px picture is 38 px
-CORE_RADIUS = 32       # px: lags this short show the residual filter's own lobes, not the tile
-MIN_OVERLAP = 0.25     # a lag must leave at least this share of the picture overlapping itself
-
-
-def _comb(zd: np.ndarray, c: tuple[int, int], teeth: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Score of lattice hypotheses: teeth (..., K, 2) lags (x, y); sum of clipped z over the valid teeth
-    / sqrt(their number). The fundamental wins: its multiples have fewer teeth, its divisors miss peaks."""
-    h, w = zd.shape
-    xi = np.clip(np.rint(c[1] + teeth[..., 0]).astype(np.int64), 0, w - 1)
-    yi = np.clip(np.rint(c[0] + teeth[..., 1]).astype(np.int64), 0, h - 1)
-    valid = valid & (np.hypot(teeth[..., 0], teeth[..., 1]) >= CORE_RADIUS)
-    vals = np.where(valid, zd[yi, xi], 0.0)
-    n = valid.sum(-1)
-    return np.where(n > 0, vals.sum(-1) / np.sqrt(np.maximum(n, 1)), -np.inf)
-
-
-def _lattice(r: np.ndarray, max_tilt_deg: float = 8.0) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    """Candidate tile bases (a ~ +x, b ~ +y), best first: a comb search over period and tilt for a,
-    then over aspect for b (teeth on every lattice point, diagonals included), refined on harmonics."""
-    z = _autocorrelation(r)
-    h, w = r.shape
-    c = (z.shape[0] // 2, z.shape[1] // 2)
-    # Peaks must stand out of their neighbourhood. The picture's borders put a cross in its spectrum,
-    # hence ridges along the lag axes, where the tile's peaks lie: each lag row and column loses its
-    # median first. The local baseline is a mean of clipped values, so a peak does not lift its own.
-    z = z - np.median(z[:, ::4], axis=1, keepdims=True)
-    z = z - np.median(z[::4, :], axis=0, keepdims=True)
-    # The comb reads each tooth as the best of 3 x 3 lags (for rounding), which lifts noise too: the
-    # baseline is taken on that same dilated map, so a tooth on no peak scores ~0 and divisors of the
-    # period (half their teeth on nothing) lose to it.
-    dil = cv2.dilate(z, np.ones((3, 3), np.uint8))
-    baseline = cv2.blur(np.clip(dil, -8.0, 8.0), (21, 21))
-    zd = np.clip(dil - baseline, -3.0, 300.0)
-    lim_x, lim_y = (1 - MIN_OVERLAP) * w, (1 - MIN_OVERLAP) * h
-    periods = np.exp(np.arange(np.log(MIN_PERIOD), np.log(max(MIN_PERIOD + 1, max(lim_x, lim_y))), 0.004))
-    tilts = np.radians(np.arange(-max_tilt_deg, max_tilt_deg + 0.1, 1.0))
-    k = np.arange(1, 25)
-    aspects = np.exp(np.arange(np.log(0.6), np.log(1.7), 0.01))
-    half_plane = np.array([(i, j) for j in range(0, 13) for i in range(-12, 13) if j > 0 or i > 0], np.float64)
-
-    def in_view(t: np.ndarray) -> np.ndarray:
-        return (np.abs(t[..., 0]) <= lim_x) & (np.abs(t[..., 1]) <= lim_y)
-
-    def axis_picks(dirs: np.ndarray) -> list[np.ndarray]:
-        """The 3 best distinct period vectors along `dirs` (one per tilt), by comb over their multiples.
-        Both axes are searched: in a crop, one of them may show a single period, the other several."""
-        teeth = periods[:, None, None, None] * k[None, None, :, None] * dirs[None, :, None, :]
-        score = _comb(zd, c, teeth, in_view(teeth))
-        picked: list[np.ndarray] = []
-        for flat in np.argsort(-score.ravel())[:200]:
-            ti, ai = np.unravel_index(flat, score.shape)
-            v = periods[ti] * dirs[ai]
-            if all(np.linalg.norm(v - q) > 0.03 * np.linalg.norm(q) for q in picked):
-                picked.append(v)
-            if len(picked) == 3:
-                break
-        return picked
-
-    def lattice_teeth(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return half_plane[..., 0, None] * a[..., None, :] + half_plane[..., 1, None] * b[..., None, :]
-
-    def partners(v: np.ndarray, turn: np.ndarray, first: bool) -> list[np.ndarray]:
-        """The 2 best second vectors for `v`, along v turned by 90 degrees, over a range of aspects."""
-        others = aspects[:, None] * turn[None, :]
-        t = lattice_teeth(np.broadcast_to(v, others.shape), others) if first else lattice_teeth(others, np.broadcast_to(v, others.shape))
-        score = _comb(zd, c, t, in_view(t))
-        return [others[i] for i in np.argsort(-score)[:2]]
-
-    along_x = np.stack([np.cos(tilts), np.sin(tilts)], 1)
-    along_y = np.stack([-np.sin(tilts), np.cos(tilts)], 1)
-    pairs: list[tuple[np.ndarray, np.ndarray]] = []
-    for a in axis_picks(along_x):
-        pairs += [(a, b) for b in partners(a, np.array([-a[1], a[0]]), True)]
-    for b in axis_picks(along_y):
-        pairs += [(a, b) for a in partners(b, np.array([b[1], -b[0]]), False)]
-    scored = []
-    for a, b in pairs:
-        t = lattice_teeth(a, b)
-        scored.append((float(_comb(zd, c, t, in_view(t))), a, b))
-    scored.sort(key=lambda q: -q[0])
-    out: list[tuple[float, np.ndarray, np.ndarray]] = []
-    for score, a, b in scored:
-        if all(np.linalg.norm(a - q[1]) + np.linalg.norm(b - q[2]) > 2.0 for q in out):
-            out.append((score, a, b))
-    return [(score, _refine(z, c, a), _refine(z, c, b)) for score, a, b in out[:LATTICES_TRIED + 2]]
-
-
-def _refine(z: np.ndarray, c: tuple[int, int], v: np.ndarray) -> np.ndarray:
-    """Least squares over the harmonics k*v that are still peaks: precision grows with k."""
-    num, den = np.zeros(2), 0.0
-    for k in range(1, 40):
-        p = _peak_at(z, c, v * k, reach=3)
-        if p is None:
-            break
-        if p[1] < 3.0:
-            continue
-        num += k * p[0]
-        den += k * k
-        v = num / den
-    return v
 
 
 def _fold(r: np.ndarray, basis: tuple[np.ndarray, np.ndarray], step: int = 1) -> np.ndarray:
@@ -555,7 +315,7 @@ def read(rgb: np.ndarray, keys: dict[str, bytes] | None = None, expect: set[byte
 
     scored: list[tuple[float, np.ndarray, np.ndarray]] = []
     for cell_guess in LATTICE_CELLS:
-        scored += _lattice(residual(cell_guess))
+        scored += candidate_lattices(residual(cell_guess))
     bases: list[tuple[np.ndarray, np.ndarray]] = []
     for _score, a, b in sorted(scored, key=lambda q: -q[0])[:3]:
         # In a small crop the autocorrelation often sees half the period (more teeth): the doubles are
