@@ -50,6 +50,7 @@ import numpy as np
 from inkseal.seal.blindcode import (CODED_BITS, ID_BITS, MAC_BITS, MSG_BITS, binding_value, conv_encode,  # noqa: F401
                                     identify, message, viterbi)
 from inkseal.seal.blindsync import LATTICES_TRIED, MIN_OVERLAP, MIN_PERIOD, candidate_lattices
+from inkseal.seal.watermark import aligned_difference
 
 ALG = "org.inkseal.blind.v2"
 CANON = 512
@@ -456,36 +457,24 @@ def identify_read(read_result: BlindRead, keys: dict[str, bytes]) -> Identificat
     return None
 
 
-def read_informed(suspect: np.ndarray, reference: np.ndarray, affine: np.ndarray,
-                  keys: dict[str, bytes] | None = None, expect: set[bytes] | None = None) -> BlindRead:
+def read_informed(suspect: np.ndarray, reference: np.ndarray, affine: np.ndarray) -> BlindRead:
     """Read the mark with the original: `reference` is the sealed file's pre-mark pixels, `affine` maps the
     suspect onto it (the matcher's). The host is subtracted after a brightness/contrast fit, so what is
-    left is the marks; the lattice is the sealed frame's own. Far stronger than the blind read: it holds
-    after scaling to a quarter, or crop + scale + JPEG 50, where the blind read cannot."""
+    left is the marks; the lattice is the sealed frame's own. Stronger than the blind read wherever the
+    copy keeps the chroma (after JPEG's 4:2:0 at a quarter scale it does not: the wm/1 layer reads there)."""
     suspect, why = _as_rgb8(suspect)
     reference, why_ref = _as_rgb8(reference)
     if suspect is None or reference is None:
         return BlindRead(reason=why or why_ref)
-    h, w = reference.shape[:2]
-    a = np.asarray(affine, np.float64)
-    ys = cv2.warpAffine(_channel(suspect), a, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-    valid = cv2.warpAffine(np.ones(suspect.shape[:2], np.float32), a, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-    valid = cv2.erode(valid, np.ones((5, 5), np.uint8))
-    yr = _channel(reference)
-    scale = float(np.sqrt(abs(np.linalg.det(a[:, :2]))))  # reference px per suspect px
-    if scale > 1.2:  # the suspect was shrunk: compare at its resolution
-        yr = cv2.GaussianBlur(yr, (0, 0), 0.5 * scale)
-    m = valid > 0.5
-    if m.sum() < 1000:
+    aligned = aligned_difference(_channel(suspect), _channel(reference), affine)
+    if aligned is None:
         return BlindRead(reason="the copy overlaps too little of the original / 副本与原图重叠太少")
-    x_r, x_s = yr[m].astype(np.float64), ys[m].astype(np.float64)
-    var = float(x_r.var())
-    g = float(((x_r - x_r.mean()) * (x_s - x_s.mean())).mean() / var) if var > 1e-6 else 1.0
-    o = float(x_s.mean() - g * x_r.mean())
-    residual = np.clip((ys - (g * yr + o)) / max(abs(g), 1e-3), -8, 8) * valid
+    diff, valid = aligned
+    h, w = reference.shape[:2]
     period = TILE * CELL * max(h, w) / CANON  # the sealed frame's own tile: no lattice to search
     basis = (np.array([period, 0.0]), np.array([0.0, period]))
-    cands = sorted(_decode_fold(_fold(residual.astype(np.float32), basis)), key=lambda c: -c.agreement)
+    residual = (np.clip(diff, -8, 8) * valid).astype(np.float32)  # overlays and text are outliers, not evidence
+    cands = sorted(_decode_fold(_fold(residual, basis)), key=lambda c: -c.agreement)
     result = BlindRead(cands, ((period, 0.0), (0.0, period)))
     result.checked = len(cands)
     return result

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -150,30 +151,44 @@ def _decide(soft: np.ndarray, key: bytes, candidates: list[int], mode: str, usab
     return Detection(mode, bits, best[0], fpp, best[1], usable)
 
 
-def detect_informed(suspect: np.ndarray, reference: np.ndarray, affine: np.ndarray, key: bytes,
-                    candidates: list[int]) -> Detection:
-    """`reference`: the pre-watermark pixels of the sealed file; `affine`: suspect -> reference (2x3)."""
-    h, w = reference.shape[:2]
+def aligned_difference(suspect_plane: np.ndarray, reference_plane: np.ndarray, affine: np.ndarray,
+                       usable: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The suspect's plane warped onto the reference frame (`affine`: suspect -> reference, 2x3), minus the
+    reference after a least-squares brightness/contrast fit, divided by the gain; and where it is valid.
+    What is left is the marks (and the copy's own changes). None when they overlap by < 1000 px. Both
+    informed readers use it: inkseal-wm/1 here on luminance, blind v2 on its chroma channel."""
+    h, w = reference_plane.shape[:2]
     a = np.asarray(affine, np.float64)
-    ys = cv2.warpAffine(_luma(suspect), a, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-    valid = cv2.warpAffine(np.ones(suspect.shape[:2], np.float32), a, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    ys = cv2.warpAffine(suspect_plane, a, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    valid = cv2.warpAffine(np.ones(suspect_plane.shape[:2], np.float32), a, (w, h), flags=cv2.INTER_NEAREST,
+                           borderValue=0)
     valid = cv2.erode(valid, np.ones((5, 5), np.uint8))
-    yr = _luma(reference)
+    yr = reference_plane
     scale = float(np.sqrt(abs(np.linalg.det(a[:, :2]))))  # reference px per suspect px
     if scale > 1.2:  # the suspect was shrunk: compare at its resolution
-        sigma = 0.5 * scale
-        yr = cv2.GaussianBlur(yr, (0, 0), sigma)
-    # Clipped highlights and shadows carry no mark any more (brightness pushed them to 0 or 255).
-    valid *= ((ys > 3) & (ys < 252)).astype(np.float32)
+        yr = cv2.GaussianBlur(yr, (0, 0), 0.5 * scale)
+    if usable is not None:
+        valid *= usable(ys).astype(np.float32)
     m = valid > 0.5
     if m.sum() < 1000:
-        return Detection("informed", np.zeros(BITS, np.int8), 0, 1.0, None, 0.0)
+        return None
     a_r, a_s = yr[m].astype(np.float64), ys[m].astype(np.float64)  # brightness / contrast of the copy:
     var = float(a_r.var())                                         # least squares, in closed form
     g = float(((a_r - a_r.mean()) * (a_s - a_s.mean())).mean() / var) if var > 1e-6 else 1.0
     o = float(a_s.mean() - g * a_r.mean())
-    residual = (ys - (g * yr + o)) / max(abs(g), 1e-3) / _mask(_luma(reference))
-    residual = np.clip(residual, -8, 8)  # overlays and text are outliers, not evidence
+    return (ys - (g * yr + o)) / max(abs(g), 1e-3), valid
+
+
+def detect_informed(suspect: np.ndarray, reference: np.ndarray, affine: np.ndarray, key: bytes,
+                    candidates: list[int]) -> Detection:
+    """`reference`: the pre-watermark pixels of the sealed file; `affine`: suspect -> reference (2x3)."""
+    h, w = reference.shape[:2]
+    # Clipped highlights and shadows carry no mark any more (brightness pushed them to 0 or 255).
+    aligned = aligned_difference(_luma(suspect), _luma(reference), affine, lambda ys: (ys > 3) & (ys < 252))
+    if aligned is None:
+        return Detection("informed", np.zeros(BITS, np.int8), 0, 1.0, None, 0.0)
+    diff, valid = aligned
+    residual = np.clip(diff / _mask(_luma(reference)), -8, 8)  # overlays and text are outliers, not evidence
     soft, usable = _soft_bits(residual, valid, key, h, w)
     return _decide(soft, key, candidates, "informed", usable)
 
