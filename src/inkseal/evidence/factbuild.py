@@ -162,30 +162,27 @@ def build_facts(*, m: Any, work: Any, version: Any, version_public: bool, source
                  if wm else "")
         wm_zh = f"；未检出水印（{wm['agreement']} 位一致，低于阈值），不作依据" if wm else ""
     if detected and key_in_pack:
-        facts.append(fact("same_image", "verifiable", _p("the watermark re-reads from the pack's own files",
-                                                        "可用本包内的文件重新读出水印"),
-                          [*sim_files, "watermark_reference", "watermark_key"], ["watermark"],
-                          base_en + wm_en + blind_en, base_zh + wm_zh + blind_zh))
+        level, why, files_, checks = "verifiable", _p("the watermark re-reads from the pack's own files",
+                                                      "可用本包内的文件重新读出水印"), \
+            [*sim_files, "watermark_reference", "watermark_key"], ["watermark"]
     elif blind_ok:
         # No key, no original: the copy carries the exact 64-bit message that the published version's signed
         # C2PA manifest names as its soft binding. Anyone re-reads both (public algorithm; `inkseal binding read`).
-        facts.append(fact("same_image", "verifiable",
-                          _p("the copy carries the blind mark named in the published version's signed C2PA manifest; "
-                             "anyone can re-read both, without a key",
-                             "副本带有已发布版本签名 C2PA 凭证中登记的盲水印消息；任何人无需密钥即可重新读取两者核对"),
-                          [*sim_files, "suspect", "published"], ["blind_mark", "c2pa"],
-                          base_en + wm_en + blind_en, base_zh + wm_zh + blind_zh))
+        level, why, files_, checks = "verifiable", _p(
+            "the copy carries the blind mark named in the published version's signed C2PA manifest; "
+            "anyone can re-read both, without a key",
+            "副本带有已发布版本签名 C2PA 凭证中登记的盲水印消息；任何人无需密钥即可重新读取两者核对"), \
+            [*sim_files, "suspect", "published"], ["blind_mark", "c2pa"]
     elif detected:
-        facts.append(fact("same_image", "supported",
-                          _p("the watermark can be re-read only by the key holder: build the pack with "
-                             "--include-watermark-key to let others re-check it",
-                             "水印只能由密钥持有人重新读取；如需他人复核，请用 --include-watermark-key 生成证据包"),
-                          sim_files, [], base_en + wm_en, base_zh + wm_zh))
+        level, why, files_, checks = "supported", _p(
+            "the watermark can be re-read only by the key holder: build the pack with "
+            "--include-watermark-key to let others re-check it",
+            "水印只能由密钥持有人重新读取；如需他人复核，请用 --include-watermark-key 生成证据包"), sim_files, []
     else:
-        facts.append(fact("same_image", "supported",
-                          _p("visual comparison by inkseal; the figures let anyone compare the two images",
-                             "由 inkseal 进行的图像比对；附图可供任何人比较两张图片"),
-                          sim_files, [], base_en + wm_en, base_zh + wm_zh))
+        level, why, files_, checks = "supported", _p(
+            "visual comparison by inkseal; the figures let anyone compare the two images",
+            "由 inkseal 进行的图像比对；附图可供任何人比较两张图片"), sim_files, []
+    facts.append(fact("same_image", level, why, files_, checks, base_en + wm_en + blind_en, base_zh + wm_zh + blind_zh))
     # -- signature removed / rights information stripped (this version) ---------------------------------------
     stripped = stripped_findings(inspection, version, loc)
     sig_status = sig.get("status") if sig else None

@@ -151,6 +151,9 @@ class BlindRead:
     block_px: float | None = None
     reason: str | None = None       # why nothing could be read
     checked: int = 0                # candidate messages checked against keys (the bound counts them)
+    named: tuple[str, int, bytes] | None = None  # (key name, work id, message) when a key's MAC held in the read
+    work: tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float] | None = field(default=None, repr=False)
+    # (residual at the work size, the lattice basis there, work px per suspect px): what `localise` reuses
 
     @property
     def message(self) -> bytes | None:
@@ -187,19 +190,26 @@ def _residual(y: np.ndarray, cell_px: float, usable: np.ndarray) -> np.ndarray:
     return np.clip(r, -3, 3) * usable
 
 
-def _fold(r: np.ndarray, basis: tuple[np.ndarray, np.ndarray], step: int = 1) -> np.ndarray:
-    """Every residual pixel (every `step`-th in each direction) added into its bin of the tile, by its
-    phase on the lattice: (TILE*BINS)^2 bin means. Phases in 16-bit fixed point (integer adds, and a
-    mask for the modulo since TILE*BINS is a power of two): 3x the float version, 1/65536 bin exact."""
-    r = r[::step, ::step]
-    h, w = r.shape
+def _bins(h: int, w: int, basis: tuple[np.ndarray, np.ndarray], step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's phase on the lattice as tile bins (column, row), for a picture of h x w read every
+    `step`-th pixel. 16-bit fixed point (integer adds, and a mask for the modulo since TILE*BINS is a
+    power of two): 3x the float version, exact to 1/65536 of a bin."""
     m = np.array([[basis[0][0], basis[1][0]], [basis[0][1], basis[1][1]]]) / step
     inv = np.linalg.inv(m) * (TILE * BINS * 65536)
     xs, ys = np.arange(w, dtype=np.int64), np.arange(h, dtype=np.int64)
     alpha = np.rint(inv[0, 0] * xs).astype(np.int64)[None, :] + np.rint(inv[0, 1] * ys).astype(np.int64)[:, None]
     beta = np.rint(inv[1, 0] * xs).astype(np.int64)[None, :] + np.rint(inv[1, 1] * ys).astype(np.int64)[:, None]
     n = TILE * BINS
-    idx = (((alpha >> 16) & (n - 1)) | (((beta >> 16) & (n - 1)) << int(np.log2(n)))).ravel()
+    return (alpha >> 16) & (n - 1), (beta >> 16) & (n - 1)
+
+
+def _fold(r: np.ndarray, basis: tuple[np.ndarray, np.ndarray], step: int = 1) -> np.ndarray:
+    """Every residual pixel (every `step`-th in each direction) added into its bin of the tile, by its
+    phase on the lattice: (TILE*BINS)^2 bin means."""
+    r = r[::step, ::step]
+    n = TILE * BINS
+    bi, bj = _bins(*r.shape, basis, step)
+    idx = (bi + n * bj).ravel()
     sums = np.bincount(idx, weights=r.ravel(), minlength=n * n)
     counts = np.bincount(idx, minlength=n * n)
     return (sums / np.maximum(counts, 1)).reshape(n, n)
@@ -251,9 +261,18 @@ def _decode_fold(folded: np.ndarray) -> list[Candidate]:
 SCALE_STEPS = (-0.02, -0.01, -0.005, 0.0, 0.005, 0.01, 0.02)
 
 
-def _names(result: BlindRead, keys: dict[str, bytes], expect: set[bytes] | None = None) -> bool:
-    return any(identify(c.message, k) is not None for c in result.candidates for k in keys.values()) \
-        or bool(expect and any(c.message in expect for c in result.candidates))
+def _first_named(cands: list[Candidate], keys: dict[str, bytes],
+                 expect: set[bytes] | None) -> tuple[str, int, bytes] | None:
+    """The first candidate whose MAC holds under one of `keys` (key name, work id, message), or that is
+    one of the `expect`ed messages (no key: name "", id -1)."""
+    for c in cands:
+        for name, key in keys.items():
+            wid = identify(c.message, key)
+            if wid is not None:
+                return name, wid, c.message
+        if expect and c.message in expect:
+            return "", -1, c.message
+    return None
 
 
 def _as_rgb8(img: np.ndarray) -> tuple[np.ndarray | None, str | None]:
@@ -331,37 +350,39 @@ def read(rgb: np.ndarray, keys: dict[str, bytes] | None = None, expect: set[byte
     # ranked on the lattice search's own residual (one band for all: cheap), decoded on each one's own band
     search_r = residual(LATTICE_CELLS[0])
     ranked = sorted(bases, key=lambda basis: -float(_pilot_scores(_fold(search_r, basis, step)).max()))
-    best: BlindRead | None = None
-    checked: list[Candidate] = []
-    for basis in ranked[:LATTICES_TRIED]:
+    checked = 0
+
+    def decode_at(basis: tuple[np.ndarray, np.ndarray]) -> BlindRead:
+        """Fold on `basis`, decode its best offsets; with keys or expected messages, check them now."""
+        nonlocal checked
         r = residual(_cell_px(basis))
         cands = sorted(_decode_fold(_fold(r, basis)), key=lambda c: -c.agreement)
         lat = tuple((float(v[0] / f), float(v[1] / f)) for v in basis)
-        this = BlindRead(cands, lat)  # type: ignore[arg-type]
-        this._work = (r, basis, f)  # type: ignore[attr-defined]
+        this = BlindRead(cands, lat, work=(r, basis, f))  # type: ignore[arg-type]
         if keys is not None:
-            checked += cands
-            if _names(this, keys, expect):
-                best = this
-                break
-        if best is None or cands[0].agreement > best.candidates[0].agreement:
+            checked += len(cands)
+            this.named = _first_named(cands, keys, expect)
+        return this
+
+    def better(this: BlindRead, best: BlindRead | None) -> bool:
+        return best is None or this.named is not None or this.candidates[0].agreement > best.candidates[0].agreement
+
+    best: BlindRead | None = None
+    for basis in ranked[:LATTICES_TRIED]:
+        this = decode_at(basis)
+        if better(this, best):
             best = this
-        if keys is None and cands[0].agreement > 0.9:
+        if this.named is not None or (keys is None and this.candidates[0].agreement > 0.9):
             break
-    if best is not None and best.candidates[0].agreement < 0.9 and not (keys is not None and _names(best, keys, expect)):
+    if best is not None and best.named is None and best.candidates[0].agreement < 0.9:
         # The period estimate can be off by a percent or two (a weak, blurred peak): over tens of tiles that
         # is a whole cell. Last try: the best lattice rescaled in small steps, ranked by the pilot again.
         a, b = ranked[0]
         near = [(a * (1 + da), b * (1 + db)) for da in SCALE_STEPS for db in SCALE_STEPS if da or db]
-        basis = max(near, key=lambda q: float(_pilot_scores(_fold(search_r, q, step)).max()))
-        r = residual(_cell_px(basis))
-        cands = sorted(_decode_fold(_fold(r, basis)), key=lambda c: -c.agreement)
-        this = BlindRead(cands, tuple((float(v[0] / f), float(v[1] / f)) for v in basis))  # type: ignore[arg-type]
-        this._work = (r, basis, f)  # type: ignore[attr-defined]
-        checked += cands if keys is not None else []
-        if (keys is not None and _names(this, keys, expect)) or cands[0].agreement > best.candidates[0].agreement:
+        this = decode_at(max(near, key=lambda q: float(_pilot_scores(_fold(search_r, q, step)).max())))
+        if better(this, best):
             best = this
-    if thorough and keys is not None and not (best is not None and _names(best, keys, expect)):
+    if thorough and keys is not None and (best is None or best.named is None):
         # Small, subsampled copies can leave the autocorrelation too weak to show the lattice while the
         # pilot still finds it: try every upright square period (the common case: crops, scaling, JPEG).
         h, w = y.shape
@@ -372,20 +393,14 @@ def read(rgb: np.ndarray, keys: dict[str, bytes] | None = None, expect: set[byte
         coarse = np.exp(np.arange(np.log(MIN_PERIOD), np.log((1 - MIN_OVERLAP) * max(h, w)), 0.01))
         zs = np.array([pilot_at(t) for t in coarse])
         fine = {float(t * (1 + d)) for t in coarse[np.argsort(-zs)[:5]] for d in np.arange(-0.01, 0.0101, 0.0025)}
-        periods = sorted(fine, key=lambda t: -pilot_at(t))
-        for t in periods[:3]:
-            basis = (np.array([t, 0.0]), np.array([0.0, t]))
-            r = residual(_cell_px(basis))
-            cands = sorted(_decode_fold(_fold(r, basis)), key=lambda c: -c.agreement)
-            this = BlindRead(cands, tuple((float(v[0] / f), float(v[1] / f)) for v in basis))  # type: ignore[arg-type]
-            this._work = (r, basis, f)  # type: ignore[attr-defined]
-            checked += cands
-            if _names(this, keys, expect):
+        for t in sorted(fine, key=lambda t: -pilot_at(t))[:3]:
+            this = decode_at((np.array([t, 0.0]), np.array([0.0, t])))
+            if this.named is not None:
                 best = this
                 break
     if best is None:
         return BlindRead(reason="no tile lattice found / 未找到水印的平铺网格")
-    best.checked = len(checked) if keys is not None else len(best.candidates)
+    best.checked = checked if keys is not None else len(best.candidates)
     return best
 
 
@@ -393,17 +408,13 @@ def localise(result: BlindRead, msg: bytes, offset: tuple[int, int]) -> BlindRea
     """Where the mark with message `msg` is: the expected pattern is rebuilt at every pixel from the
     lattice and phase, and correlated with the residual block by block (blocks of half a tile). A
     block counts when its correlation is > 4 standard deviations of an unmarked block's."""
-    work = getattr(result, "_work", None)
-    if work is None:
+    if result.work is None:
         return result
-    r, basis, f = work
+    r, basis, f = result.work
     h, w = r.shape
-    m = np.array([[basis[0][0], basis[1][0]], [basis[0][1], basis[1][1]]])
-    inv = np.linalg.inv(m)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    m = np.stack(basis)
     n = TILE * BINS
-    bi = np.floor(((inv[0, 0] * xx + inv[0, 1] * yy) % 1.0) * n).astype(np.int64) % n
-    bj = np.floor(((inv[1, 0] * xx + inv[1, 1] * yy) % 1.0) * n).astype(np.int64) % n
+    bi, bj = _bins(h, w, basis)
     ci = ((bi - offset[1]) % n) // BINS
     cj = ((bj - offset[0]) % n) // BINS
     expected = tile(msg)[cj, ci].astype(np.float32)
@@ -449,6 +460,9 @@ def identify_read(read_result: BlindRead, keys: dict[str, bytes]) -> Identificat
     # The bound counts every message checked (all lattices tried) under every key, not the works:
     # a message either carries a key's MAC or not, whatever the number of ids behind the key.
     tried = max(1, read_result.checked or len(read_result.candidates)) * max(1, len(keys))
+    if read_result.named is not None and read_result.named[0] in keys:  # found during the read: not again
+        name, wid, msg = read_result.named
+        return Identification(wid, name, msg, min(1.0, tried * 2.0 ** -MAC_BITS))
     for cand in read_result.candidates:
         for name, key in keys.items():
             wid = identify(cand.message, key)
