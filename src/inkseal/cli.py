@@ -69,6 +69,25 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
 
 
+def per_file(path: Path, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One file of a batch: {"file", **work()}, or {"file", "error"} with a one-line reason. A hostile file
+    never ends the batch; Pillow's corrupt-EXIF warnings stay off stderr (the file's own report says them)."""
+    import warnings
+
+    from inkseal.errors import one_line
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+            return {"file": str(path), **work()}
+    except (InksealError, OSError) as exc:
+        return {"file": str(path), "error": (getattr(exc, "strerror", None) or one_line(exc))[:300]}
+    except MemoryError:
+        return {"file": str(path), "error": "needs more memory than is available / 内存不足"}
+    except Exception as exc:  # noqa: BLE001 - one hostile file must not end a batch of thousands
+        return {"file": str(path), "error": f"unexpected error ({type(exc).__name__}): {one_line(exc)[:200]}"}
+
+
 def _emit(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 

@@ -16,13 +16,12 @@ A picture that cannot be read fails alone (one line on stderr); exit code 1 when
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from inkseal.cli import JsonOpt, _emit, _fail, app, err, out, state
+from inkseal.cli import JsonOpt, _emit, _fail, _progress, app, err, out, per_file, state
 from inkseal.errors import InksealError, one_line
 
 binding_app = typer.Typer(help="C2PA soft bindings: find a sealed file's manifest from a stripped copy.",
@@ -135,17 +134,11 @@ def _read_one(path: Path, settings: Any, resolver: Any) -> dict[str, Any]:
     from inkseal.imaging import load_image, read_limited
     from inkseal.seal import blindmark
 
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # corrupt EXIF: not our concern
-            rgb = load_image(read_limited(path, settings.max_bytes), max_pixels=settings.max_pixels).rgb
-        reading = blindmark.read(rgb)
-    except (InksealError, OSError) as exc:
-        return {"file": str(path), "error": (getattr(exc, "strerror", None) or one_line(exc))[:300]}
-    except MemoryError:
-        return {"file": str(path), "error": "needs more memory than is available / 内存不足"}
-    except Exception as exc:  # noqa: BLE001 - one hostile file must not end the batch
-        return {"file": str(path), "error": f"unexpected error ({type(exc).__name__}): {one_line(exc)[:200]}"}
+    read = per_file(path, lambda: {"read": blindmark.read(
+        load_image(read_limited(path, settings.max_bytes), max_pixels=settings.max_pixels).rgb)})
+    if "error" in read:
+        return read
+    reading = read["read"]
     matches: list[dict[str, Any]] = []
     seen: set[str] = set()
     try:
@@ -167,7 +160,7 @@ def _line(r: dict[str, Any]) -> str:
         return f"{name}: {shown} / 找到清单 {len(r['matches'])} 个"
     reason = r["read"].get("reason")
     if reason:
-        return f"{name}: no mark read: {_safe(reason)}"
+        return f"{name}: no mark read / 未读出水印: {_safe(reason)}"
     return f"{name}: no manifest for any message read (best {r['read']['value']}) / 读出的消息均无对应清单"
 
 
@@ -188,14 +181,17 @@ def read(
     results, failed = [], 0
     resolver = _resolver(server)
     try:
-        for f in files:
-            r = _read_one(f, settings, resolver)
-            results.append(r)
-            if "error" in r:
-                failed += 1
-                err.print(f"{_safe(str(f))}: {_safe(r['error'])}", highlight=False)
-            elif not as_json:
-                out.print(_line(r), highlight=False)
+        with _progress() as progress:
+            task = progress.add_task("reading blind marks / 读取盲水印", total=len(files))
+            for f in files:
+                r = _read_one(f, settings, resolver)
+                results.append(r)
+                if "error" in r:
+                    failed += 1
+                    err.print(f"{_safe(str(f))}: {_safe(r['error'])}", highlight=False)
+                elif not as_json:
+                    out.print(_line(r), highlight=False)
+                progress.advance(task)
     finally:
         resolver.close()
     if as_json:

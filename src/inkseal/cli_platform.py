@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from inkseal.cli import JsonOpt, _emit, _fail, _progress, app, err, out, state
+from inkseal.cli import JsonOpt, _emit, _fail, _progress, app, err, out, per_file, state
 from inkseal.errors import InksealError, one_line
 
 
@@ -104,18 +104,7 @@ def _check_one(f: Path, opts: Any) -> dict[str, Any]:
     from inkseal.imaging import read_limited
     from inkseal.platform.tiers import check_bytes
 
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns about corrupt EXIF on stderr, in several lines: the file's metadata_problems say it
-            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
-            return {"file": str(f), **check_bytes(read_limited(f, opts.max_bytes), opts)}
-    except (InksealError, OSError) as exc:
-        return {"file": str(f), "error": (getattr(exc, "strerror", None) or one_line(exc))[:300]}
-    except MemoryError:
-        return {"file": str(f), "error": "needs more memory than is available / 内存不足"}
-    except Exception as exc:  # noqa: BLE001 - one hostile file must not end a batch of thousands
-        text = str(exc).strip().splitlines()
-        return {"file": str(f), "error": f"unexpected error ({type(exc).__name__}): {text[0][:200] if text else ''}"}
+    return per_file(f, lambda: check_bytes(read_limited(f, opts.max_bytes), opts))
 
 
 def _print_report(r: dict[str, Any]) -> None:
