@@ -199,13 +199,15 @@ def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: Ch
     if "journal" in files or (evidence.get("audience") != "platform" and (j.get("entries") != 0 or "seqs" in j)):
         _check_journal(rep, member, evidence, files, kid, pinned_key, pinned_checkpoint)
 
+    published_manifest = None  # the published file's active manifest, read once for the c2pa and blind_mark checks
     if "published" in files and "c2pa_anchor" in files:
         try:
             from inkseal.seal.c2pa_sign import validate
 
             data = member(files["published"]).read_bytes()
             fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}.get(files["published"].rsplit(".", 1)[-1], "PNG")
-            state = validate(data, fmt, member(files["c2pa_anchor"]).read_bytes())["state"]
+            validation = validate(data, fmt, member(files["c2pa_anchor"]).read_bytes())
+            state, published_manifest = validation["state"], validation.get("manifest")
             recorded = evidence.get("published_c2pa_state")
             c["c2pa"] = (state == recorded and state in ("Trusted", "Valid"), f"{state} (recorded {recorded})")
         except Exception as exc:  # noqa: BLE001 - a broken file is a failed check, not a crash
@@ -233,13 +235,10 @@ def _verify_dir(root: Path, pinned_key: str | None = None, pinned_checkpoint: Ch
         try:
             from inkseal.evidence.blindfact import manifest_binding, read_for
             from inkseal.imaging import load_image
-            from inkseal.seal.c2pa_sign import validate
 
-            data = member(files["published"]).read_bytes()
-            fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}.get(files["published"].rsplit(".", 1)[-1], "PNG")
-            value = manifest_binding(validate(data, fmt).get("manifest", {}).get("assertions") or [])
+            value = manifest_binding((published_manifest or {}).get("assertions") or [])
             if value is None:
-                c["blind_mark"] = (False, "the published file's manifest names no blind mark")
+                c["blind_mark"] = (False, "the published file's manifest could not be validated or names no blind mark")
             else:
                 again = read_for(load_image(member(files["suspect"]).read_bytes()).rgb, value)
                 recorded = evidence["blind_mark"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from inkseal.seal import blindmark, watermark
+from inkseal.seal.marks import carries_blind_mark
 
 if TYPE_CHECKING:
     from inkseal.app import Inkseal
@@ -27,14 +28,14 @@ def detector(app: Inkseal) -> Callable[[np.ndarray], dict[str, Any]] | None:
     if not sealed or not app.keys.watermark_path.exists() or app.keys.watermark_locked():
         return None
     blind_keys = {"install": app.keys.blind_key()}
-    legacy = {w: f for w, f in sealed.items() if not (f.regions or {}).get("watermark", {}).get("blind")}
+    legacy = {w: f for w, f in sealed.items() if not carries_blind_mark(f.regions)}
     legacy_keys = {work_id: app.keys.watermark_key_for(work_id) for work_id in legacy}
 
     def detect(rgb: np.ndarray) -> dict[str, Any]:
         result, ident = blindmark.find(rgb, blind_keys)
         if ident is not None and ident.work_id in sealed:
-            return {"mode": "blind v2", "work_id": ident.work_id, "detected": True,
-                    "agreement": "64-bit message, its 32-bit MAC holds",
+            return {"mode": "blind v2", "work_id": ident.work_id, "detected": True, "mac_bits": blindmark.MAC_BITS,
+                    "agreement": f"64-bit message, its {blindmark.MAC_BITS}-bit MAC holds",
                     "false_positive_probability": ident.false_positive_probability, "region": result.region}
         if not legacy_keys:
             return {"mode": "blind v2", "work_id": None, "detected": False, "agreement": "-",

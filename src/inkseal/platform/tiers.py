@@ -207,7 +207,7 @@ def _our_mark_signal(det: dict[str, Any]) -> list[dict[str, str]]:
         return [signal("inkseal_watermark", where,
                        f"inkseal's blind mark names work {det['work_id']}: {det['agreement']}, false-positive "
                        f"probability {fpp:.1e} over every message and key checked (a detector signal only)",
-                       f"检测到 inkseal 盲水印，指向作品 {det['work_id']}：64 位消息的 32 位 MAC 成立，误报概率 "
+                       f"检测到 inkseal 盲水印，指向作品 {det['work_id']}：64 位消息的 {det.get('mac_bits', 36)} 位 MAC 成立，误报概率 "
                        f"{fpp:.1e}（已计入所有检查的消息与密钥；仅为检测信号）")]
     where = f"pixels, inkseal watermark ({det['mode']}, key of work {det['work_id']})"
     return [signal("inkseal_watermark", where,

@@ -24,6 +24,7 @@ from inkseal.journal.importers.labels import implicit_labels
 from inkseal.journal.keys import verify_signature
 from inkseal.journal.metadata import read_metadata
 from inkseal.seal import blindmark, watermark
+from inkseal.seal.marks import carries_blind_mark
 from inkseal.seal.c2pa_sign import validate
 from inkseal.seal.service import content_binding
 from inkseal.seal.xmp import AIGC_KEYS, TRAINED_ALGORITHMIC_MEDIA, parse_xmp
@@ -149,7 +150,7 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
         report["blind_mark"] = {**blind.as_dict(), "work_id": ident.work_id if ident else None,
                                 "false_positive_probability": ident.false_positive_probability if ident else None,
                                 "detected": ident is not None}
-        legacy = [w for w in sealed_ids if not sealed_files[w].regions["watermark"].get("blind")]
+        legacy = [w for w in sealed_ids if not carries_blind_mark(sealed_files[w].regions)]
 
         def frame(f: Any) -> tuple[int, int] | None:
             same_shape = f.width and f.height and abs(image.width / image.height - f.width / f.height) < 0.02
@@ -175,7 +176,7 @@ def inspect_bytes(app: InspectContext, data: bytes, *, lang: str = "en", extra_a
                 # the matched file may be the original: both share the sealed file's pixel grid
                 informed = watermark.detect_informed(image.rgb, ref, match.affine,
                                                      app.keys.watermark_key_for(match.work_id), [match.work_id])
-                if not informed.detected and wm.get("blind"):  # the blind layer, read with the original too
+                if not informed.detected and carries_blind_mark(sealed.regions):  # the blind layer, read with the original too
                     again = blindmark.read_informed(image.rgb, ref, match.affine)
                     named = blindmark.identify_read(again, {"install": app.keys.blind_key()})
                     if named is not None and named.work_id == match.work_id:

@@ -22,6 +22,12 @@ WORK_PSNR = 48.0
 FLOOR_PSNR = 42.1  # before rounding; what a file keeps after rounding and clipping is measured in the benchmark
 
 
+def carries_blind_mark(regions: dict | None) -> bool:
+    """Whether a sealed file (by its registered regions) carries the blind mark; seals before it do not,
+    and are read with their per-work wm/1 key instead."""
+    return bool(((regions or {}).get("watermark") or {}).get("blind"))
+
+
 def add_marks(rgb: np.ndarray, work_key: bytes, blind_key: bytes, work_id: int) -> np.ndarray:
     """Both invisible layers on `rgb` (uint8 RGB), added in float and rounded once."""
     delta = (blindmark.mark_field(rgb, blindmark.message(blind_key, work_id), BLIND_PSNR)

@@ -179,6 +179,8 @@ def keys_from_wire(wm: dict[str, Any]) -> WatermarkKeys:
 
 def watermark_keys(app: Any) -> WatermarkKeys:
     """The driver derives each sealed work's key once (the master key never leaves this process)."""
+    from inkseal.seal.marks import carries_blind_mark
+
     sealed = {w.id: f for w in app.works() for f in w.files if (f.regions or {}).get("watermark")}
     if not sealed:
         return WatermarkKeys(why_not="no sealed (watermarked) works registered")
@@ -188,7 +190,7 @@ def watermark_keys(app: Any) -> WatermarkKeys:
         passphrase = os.environ.get("INKSEAL_PASSPHRASE")
         blind_key = app.keys.blind_key(passphrase)
         # wm/1 keys only for works sealed before blind v2: the others are all named by one blind read
-        legacy = [w for w, f in sealed.items() if not f.regions["watermark"].get("blind")]
+        legacy = [w for w, f in sealed.items() if not carries_blind_mark(f.regions)]
         keys = {w: app.keys.watermark_key_for(w, passphrase) for w in legacy}
     except Exception as exc:  # noqa: BLE001 - locked or damaged: the audit goes on, the report says why
         return WatermarkKeys(why_not=one_line(exc)[:200])
