@@ -298,6 +298,9 @@ UI_WORDS = {"signature", "watermark", "match", "matches", "score", "proven", "mi
 
 def english_ui_words(text: str) -> set[str]:
     text = re.sub(r"<code>.*?</code>|<style>.*?</style>|<[^>]+>", " ", text, flags=re.S)
+    # the blind mark's 64-bit soft-binding value is printed as C2PA stores it (base64, 12 characters): random letters
+    # such as a lone "H" in it are not English
+    text = re.sub(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{11}=", " ", text)
     text = re.sub(r"https?://\S+|[\w.-]+@[\w.-]+|[0-9a-f]{8,}…?|\S+\.(png|jpg|webp|pdf|html|txt|json|jsonl|pem|"
                   r"sha256|sig|tsr|toml|warc|key)\b|\b(inkseal|contact_\w+|config|verify|evidence verify|"
                   r"journal checkpoint --tsa|include-watermark-key)\b|--[\w-]+|&\w+;", " ", text)
