@@ -58,7 +58,8 @@ def _peak_at(a: np.ndarray, c: tuple[int, int], v: np.ndarray, reach: int = 2) -
     py, px = y - reach + iy, x - reach + ix
     dx = (a[py, px + 1] - a[py, px - 1]) / (2 * (2 * a[py, px] - a[py, px + 1] - a[py, px - 1]) + 1e-12)
     dy = (a[py + 1, px] - a[py - 1, px]) / (2 * (2 * a[py, px] - a[py + 1, px] - a[py - 1, px]) + 1e-12)
-    return np.array([px - c[1] + np.clip(dx, -.5, .5), py - c[0] + np.clip(dy, -.5, .5)]), float(a[py, px])
+    dx, dy = min(0.5, max(-0.5, float(dx))), min(0.5, max(-0.5, float(dy)))  # scalars: np.clip costs 30x
+    return np.array([px - c[1] + dx, py - c[0] + dy]), float(a[py, px])
 
 
 MIN_PERIOD = 40        # px: a 32-cell tile read at 0.3x of a 512-px picture is 38 px
@@ -78,6 +79,30 @@ def _comb(zd: np.ndarray, c: tuple[int, int], teeth: np.ndarray, valid: np.ndarr
     return np.where(n > 0, vals.sum(-1) / np.sqrt(np.maximum(n, 1)), -np.inf)
 
 
+RAY_STEP = 1 / 16  # px between a ray's samples: a tooth's lag is rounded to this along its ray, then to the pixel
+
+
+def _ray_comb(zd: np.ndarray, c: tuple[int, int], dirs: np.ndarray, periods: np.ndarray, k: np.ndarray,
+              lim_x: float, lim_y: float) -> np.ndarray:
+    """`_comb` for teeth on rays from the centre (tooth k of period p along unit vector d is the lag k*p*d),
+    as (tilt, period) scores: each ray is sampled once, then every period reads its teeth from that short
+    profile. The same teeth as building every 2-D tooth (a lag may round to the next pixel where it lies
+    within 1/32 px of a half), at a fifth of the cost; on Kodak the best period and tilt were the same."""
+    h, w = zd.shape
+    with np.errstate(divide="ignore"):
+        reach = np.minimum(lim_x / np.abs(dirs[:, 0]), lim_y / np.abs(dirs[:, 1]))  # (T,) the lag stays in view
+    d = np.arange(int(np.ceil(reach.max() / RAY_STEP)) + 1) * RAY_STEP
+    xi = np.clip(np.rint(c[1] + d[None, :] * dirs[:, 0, None]).astype(np.intp), 0, w - 1)
+    yi = np.clip(np.rint(c[0] + d[None, :] * dirs[:, 1, None]).astype(np.intp), 0, h - 1)
+    profile = zd[yi, xi]                                          # (T, S)
+    dist = periods[:, None] * k[None, :]                          # (P, K)
+    sample = np.minimum(np.rint(dist / RAY_STEP).astype(np.intp), len(d) - 1)
+    valid = (dist[None] <= reach[:, None, None]) & (dist[None] >= CORE_RADIUS)  # (T, P, K)
+    vals = np.where(valid, profile[:, sample], 0.0)
+    n = valid.sum(-1)
+    return np.where(n > 0, vals.sum(-1) / np.sqrt(np.maximum(n, 1)), -np.inf)
+
+
 def candidate_lattices(r: np.ndarray, max_tilt_deg: float = 8.0) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """Candidate tile bases (a ~ +x, b ~ +y), best first: a comb search over period and tilt for a,
     then over aspect for b (teeth on every lattice point, diagonals included), refined on harmonics."""
@@ -87,6 +112,7 @@ def candidate_lattices(r: np.ndarray, max_tilt_deg: float = 8.0) -> list[tuple[f
     # Peaks must stand out of their neighbourhood. The picture's borders put a cross in its spectrum,
     # hence ridges along the lag axes, where the tile's peaks lie: each lag row and column loses its
     # median first. The local baseline is a mean of clipped values, so a peak does not lift its own.
+    # (every 4th lag: every 8th lands on JPEG's 8-px block lags and lost 5 of the 6 1024² 30 % crops and a JPEG-50 copy, measured)
     z = z - np.median(z[:, ::4], axis=1, keepdims=True)
     z = z - np.median(z[::4, :], axis=0, keepdims=True)
     # The comb reads each tooth as the best of 3 x 3 lags (for rounding), which lifts noise too: the
@@ -108,8 +134,7 @@ def candidate_lattices(r: np.ndarray, max_tilt_deg: float = 8.0) -> list[tuple[f
     def axis_picks(dirs: np.ndarray) -> list[np.ndarray]:
         """The 3 best distinct period vectors along `dirs` (one per tilt), by comb over their multiples.
         Both axes are searched: in a crop, one of them may show a single period, the other several."""
-        teeth = periods[:, None, None, None] * k[None, None, :, None] * dirs[None, :, None, :]
-        score = _comb(zd, c, teeth, in_view(teeth))
+        score = _ray_comb(zd, c, dirs, periods, k, lim_x, lim_y).T  # (period, tilt)
         picked: list[np.ndarray] = []
         for flat in np.argsort(-score.ravel())[:200]:
             ti, ai = np.unravel_index(flat, score.shape)
