@@ -336,3 +336,64 @@ def test_a_grayscale_copy_is_said_unreadable(sealed: dict[int, np.ndarray]) -> N
 def test_a_one_dimensional_array_gives_a_reason() -> None:
     result, ident = bm.find(np.zeros(30, np.uint8), {"creator": CREATOR})
     assert ident is None and result.reason
+
+
+# -- the reader's fast paths against their plain definitions -----------------------------------------------
+@pytest.mark.parametrize("shape, basis", [
+    ((512, 768), ((96.3, 0.0), (0.0, 95.9))),
+    ((300, 420), ((61.7, 4.3), (-3.9, 58.2))),        # tilted, aspect changed
+    ((50, 8000), ((40.37, 0.0), (0.0, 40.21))),       # a long strip: the fixed-point sums wrap
+])
+def test_bins_are_the_lattice_phases(shape: tuple[int, int], basis: tuple) -> None:
+    h, w = shape
+    a, b = np.array(basis[0]), np.array(basis[1])
+    bi, bj = bm._bins(h, w, (a, b))
+    inv = np.linalg.inv(np.array([[a[0], b[0]], [a[1], b[1]]]))
+    ys, xs = np.mgrid[0:h, 0:w]
+    n = bm.TILE * bm.BINS
+    alpha = (inv[0, 0] * xs + inv[0, 1] * ys) * n
+    beta = (inv[1, 0] * xs + inv[1, 1] * ys) * n
+    # fixed point rounds to 1/65536 of a bin: only phases that close to a bin's edge may land next door
+    edge = (np.abs(alpha - np.rint(alpha)) < 1e-3) | (np.abs(beta - np.rint(beta)) < 1e-3)
+    assert ((bi == np.floor(alpha) % n) | edge).all() and ((bj == np.floor(beta) % n) | edge).all()
+    assert edge.mean() < 0.05  # (row and column 0 are on an edge: phase 0)
+
+
+@pytest.mark.parametrize("step", [1, 2])
+def test_the_banded_fold_is_the_plain_fold(step: int) -> None:
+    r = np.random.default_rng(5).standard_normal((333, 517)).astype(np.float32)
+    basis = (np.array([70.3, 2.1]), np.array([-1.7, 69.4]))
+    bi, bj = bm._bins(*r[::step, ::step].shape, basis, step)
+    n = bm.TILE * bm.BINS
+    idx = (bi.astype(np.int64) + n * bj).ravel()
+    plain = np.bincount(idx, r[::step, ::step].ravel().astype(np.float64), n * n) / \
+        np.maximum(np.bincount(idx, minlength=n * n), 1)
+    assert np.allclose(bm._fold(r, basis, step).ravel(), plain)
+
+
+def test_the_ray_comb_scores_what_the_two_d_comb_scores() -> None:
+    from inkseal.seal import blindsync as bs
+
+    # a map with peaks on a tilted lattice of period 57, as the autocorrelation of a marked crop has
+    rng = np.random.default_rng(9)
+    zd = np.clip(rng.standard_normal((601, 601)), -3, 3).astype(np.float32)
+    c = (300, 300)
+    t = np.radians(2.0)
+    for i in range(-5, 6):
+        for j in range(-5, 6):
+            x, y = c[1] + i * 57 * np.cos(t) - j * 57 * np.sin(t), c[0] + i * 57 * np.sin(t) + j * 57 * np.cos(t)
+            if 1 <= x < 600 and 1 <= y < 600:
+                zd[int(round(y)) - 1:int(round(y)) + 2, int(round(x)) - 1:int(round(x)) + 2] = 40.0
+    periods = np.exp(np.arange(np.log(40), np.log(300), 0.004))
+    k = np.arange(1, 25)
+    tilts = np.radians(np.arange(-8, 8.1, 1.0))
+    dirs = np.stack([np.cos(tilts), np.sin(tilts)], 1)
+    teeth = periods[:, None, None, None] * k[None, None, :, None] * dirs[None, :, None, :]
+    plain = bs._comb(zd, c, teeth, (np.abs(teeth[..., 0]) <= 300) & (np.abs(teeth[..., 1]) <= 300))
+    ray = bs._ray_comb(zd, c, dirs, periods, k, 300.0, 300.0).T
+    assert np.unravel_index(np.argmax(ray), ray.shape) == np.unravel_index(np.argmax(plain), plain.shape)
+    ti, ai = np.unravel_index(np.argmax(ray), ray.shape)
+    assert abs(periods[ti] - 57) < 0.5 and abs(np.degrees(tilts[ai]) - 2.0) < 0.6
+    finite = np.isfinite(plain)
+    assert (np.isfinite(ray) == finite).all()
+    assert np.mean(np.abs(ray[finite] - plain[finite]) > 1e-6) < 0.05  # rounding differs on a few teeth only
