@@ -238,6 +238,8 @@ def main() -> int:
          f"{c2['requests']:,} / {c2['not_modified']:,} + {c2['documents_not_modified']:,} / {c2['bytes']:,}"),
         ("re-run: pages scanned / pictures fetched", f"{c2['pages_scanned']} / {c2['pictures']}"),
         ("run 1: requests / body bytes", f"{c['requests']:,} / {c['bytes']:,}"),
+        ("run 1: changed pages the scan read from the crawler's responses / asked the site for again",
+         f"{c['pages_handed_over']:,} / {c['pages_scanned'] - c['pages_handed_over']:,}"),
     ]
     print("| measure | value |\n|---|---|")
     for k, v in rows:

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from warcio.archiveiterator import ArchiveIterator
+
 from h13monitor import Site, gz, rss, serve, sitemap_index, urlset
 from inkseal import Inkseal
+from inkseal.evidence.capture import check_warc
 from inkseal.monitor.runs import MonitorRunner
 from inkseal.monitor.settings import MonitorSettings
 from inkseal.registry.monitors import MonitorStore
@@ -73,12 +76,26 @@ def test_site_monitor_finds_copies_and_a_rerun_fetches_nothing_new(home: Inkseal
         monitor_requests = [ua for p, s, ua in site.log if not p.startswith("/img/")]
         assert monitor_requests and all(ua.startswith("inkseal") for ua in monitor_requests)
         assert c["changed"] == 8 and c["pages_scanned"] == 8 and c["pictures"] == 3
+        # each changed page was requested once: the scan read the crawler's responses, and asked only for pictures
+        assert c["pages_handed_over"] == 8
+        assert [p for p, _s, ua in site.log if ua.endswith(" scan") and not p.startswith("/img/")] == []
+        assert all(len([p for p, _s, _ua in site.log if p == post]) == 1 for post in ("/post/1", "/post/2", "/post/4"))
         found = {(m_["work_title"], m_["page_url"].removeprefix(site.base)) for m_ in first.new_matches}
         assert found == {("kodim01", "/post/1"), ("kodim02", "/post/2")}
         assert all(x["tier"] == "copy" and x["picture_url"].startswith(site.base + "/img/") for x in first.new_matches)
         # the matches and cases are the scan's own: the same as `inkseal scan URL` makes
         cases = {cs.page_url for cs in home.cases()}
         assert {site.base + "/post/1", site.base + "/post/2"} <= cases
+        # the evidence capture of a found copy holds the crawler's own exchange for its page (request, then the
+        # answer), and the picture's bytes: it checks as any scan's capture does
+        for m_ in first.new_matches:
+            s_ = next(x.suspect for x in home.matches() if x.id == m_["match_id"])
+            warc = home.registry.objects.get(s_.location["attachments"]["warc_record"])
+            ok, why = check_warc(warc, s_.sha256, s_.source, s_.page_url)
+            assert ok, why
+            asked = [rec.http_headers.get_header("User-Agent") for rec in ArchiveIterator(io.BytesIO(warc))
+                     if rec.rec_type == "request" and rec.rec_headers.get_header("WARC-Target-URI") == s_.page_url]
+            assert len(asked) == 1 and not asked[0].endswith(" scan"), asked
 
         # nothing changed: 304s (ETag, Last-Modified) and an equal hash; nothing scanned, no picture fetched
         site.clear_log()
@@ -132,7 +149,7 @@ def test_max_pages_caps_a_run_and_politeness_holds(home: Inkseal) -> None:
         r = MonitorRunner(home, settings).run(m.id)
         assert r.counts["queued"] == 4 and any("--max-pages" in line for line in r.info)
         crawled = [p for p, _s, ua in site.log if p.startswith("/p") and ua.startswith("inkseal-monitor")
-                   and not ua.endswith(" scan")]  # the crawler's requests, not the scan's second read of a page
+                   and not ua.endswith(" scan")]  # the crawler's requests (a scan asks for a page only when not handed it)
         assert sorted(crawled) == ["/p0", "/p1", "/p2"]  # the start page and 3 of its links, no more
         assert any("crawl-delay" in line.lower() for line in r.info)  # the cap was said
         # the crawl delay is the gate's spacing for this host (not a timing assertion: the setting itself);
@@ -145,3 +162,24 @@ def test_max_pages_caps_a_run_and_politeness_holds(home: Inkseal) -> None:
             assert client.gate._delay.get("127.0.0.1") == 1.0
         finally:
             client.close()
+
+
+def test_pages_past_the_handover_budget_are_fetched_by_the_scan(home: Inkseal, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fetch phase keeps changed pages' responses for the scan up to a memory budget; the scan asks the
+    site again for the rest, and every page is scanned either way."""
+    from inkseal.monitor import runs
+
+    with serve(Site()) as site:
+        pages = [f"/h{i}" for i in range(4)]
+        site.put("/", "".join(f'<a href="{p}">{p}</a>' for p in pages))
+        for i, p in enumerate(pages):
+            site.put(p, f'<p>{"x" * 2000}</p><img src="/hi{i}.jpg">', validators="none")
+            site.put(f"/hi{i}.jpg", jpeg(KODAK[i % 3], (300 + i, 200)), "image/jpeg")
+        monkeypatch.setattr(runs, "HANDOVER_MAX_BYTES", 5000)  # the start page and one ~2 kB page fit, no more
+        m = MonitorStore(home.registry).add(site.base + "/", "site", 3600, 10)
+        r = MonitorRunner(home, FAST).run(m.id)
+        assert r.lines == [] and r.counts["changed"] == 5 and r.counts["pages_scanned"] == 5
+        assert 1 <= r.counts["pages_handed_over"] < 5
+        by_scan = [p for p, _s, ua in site.log if ua.endswith(" scan") and not p.startswith("/hi")]
+        assert len(by_scan) == 5 - r.counts["pages_handed_over"]
+        assert sorted(x["page_url"].removeprefix(site.base) for x in r.new_matches) == pages

@@ -186,7 +186,7 @@ def test_a_killed_run_goes_on_where_it_stopped(home: Inkseal) -> None:
         db.close()
         assert left > 0 and done_before >= 2
         crawled_before = [p for p, _s, ua in site.log if ua.startswith("inkseal-monitor") and p.startswith("/p")
-                          and not ua.endswith(" scan")]  # the crawler's requests (the scan reads pages again)
+                          and not ua.endswith(" scan")]  # the crawler's requests (a resumed scan asks for its pages again)
         site.delay = 0.0
         r = MonitorRunner(home, MonitorSettings(rate_per_host=0, recheck_cases=False, scan_batch=2)).run(m.id)
         assert r.resumed and r.counts["pages_scanned"] >= done_before + left

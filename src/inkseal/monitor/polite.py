@@ -22,6 +22,7 @@ import httpcore
 from inkseal.match.sources.fetch import REDIRECT_CODES, FetchError, Fetcher
 from inkseal.match.sources.html import PageLimits
 from inkseal.match.sources.netpolicy import Resolver
+from inkseal.match.sources.warcwrite import Exchange
 from inkseal.monitor.settings import MonitorSettings
 
 FETCHABLE = ("http", "https")
@@ -186,10 +187,12 @@ class PoliteClient:
         return cache[max_bytes]
 
     def get(self, url: str, found_on: str | None, *, etag: str | None = None, last_modified: str | None = None,
-            check_robots: bool = True, max_bytes: int | None = None, error_body: bool = False) -> Fetched:
+            check_robots: bool = True, max_bytes: int | None = None, error_body: bool = False,
+            exchanges: list[Exchange] | None = None) -> Fetched:
         """One page: redirects followed (each checked against the network policy and robots.txt), a loop or
         more than `max_redirects` refused; If-None-Match / If-Modified-Since sent when known. Raises
-        FetchError (one line) for HTTP errors unless `error_body`."""
+        FetchError (one line) for HTTP errors unless `error_body`. `exchanges`: each request and response
+        (redirect hops too) is appended there."""
         fetcher = self._fetcher(max_bytes or self.settings.page_max_bytes)
         seen: set[str] = set()
         headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
@@ -207,7 +210,7 @@ class PoliteClient:
             try:
                 with self._lock:
                     self.requests += 1
-                status, resp_headers, body = fetcher.get_one(url, found_on, headers=headers)
+                status, resp_headers, body = fetcher.get_one(url, found_on, headers=headers, exchanges=exchanges)
                 with self._lock:
                     self.received += len(body)
             finally:

@@ -5,7 +5,9 @@ run that was killed goes on where it stopped: discovery is repeated (it only re-
 fetched are not fetched again, pages already scanned are not scanned again.
 
 Pages are scanned by the application's own `scan` (the same pipeline as `inkseal scan URL`), in
-batches of `scan_batch`; the frontier is saved after each batch.
+batches of `scan_batch`; the frontier is saved after each batch. A changed page is requested once per
+run: the fetch phase hands its responses to the scan in memory (up to HANDOVER_MAX_BYTES of bodies), and
+only a page beyond that, or one left over by a killed run, is fetched again by the scan.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import httpcore
 
 from inkseal.match.sources.fetch import FetchError, Fetcher
 from inkseal.match.sources.netpolicy import Resolver
+from inkseal.match.sources.warcwrite import Exchange
 from inkseal.monitor.doccache import DocumentCache
 from inkseal.monitor.notify import Sent, digest, notify
 from inkseal.monitor.polite import Disallowed, PoliteClient, bilingual, http_date_ok
@@ -63,10 +66,12 @@ class RunReport:
 
 
 # bytes: every body the monitor received (discovery included); page_bytes: the fetch phase's pages only.
-# The scan's own requests (it fetches the changed pages and their pictures again) are not counted here.
+# The scan's own requests (pictures, and the changed pages it was not handed) are not counted here;
+# pages_handed_over: changed pages the scan read from the fetch phase's responses instead of the site.
 COUNTERS = ("discovered", "queued", "robots_disallowed", "fetched", "not_modified", "unchanged", "changed",
             "fetch_failed", "pages_scanned", "pictures", "pictures_failed", "pictures_too_small", "matches",
-            "rechecked", "requests", "bytes", "page_bytes", "documents_not_modified")
+            "rechecked", "requests", "bytes", "page_bytes", "documents_not_modified", "pages_handed_over")
+HANDOVER_MAX_BYTES = 256 * 2**20  # changed pages' bodies kept in memory for the scan; past this, it fetches them
 
 
 class MonitorRunner:
@@ -85,6 +90,8 @@ class MonitorRunner:
         self.allow_private = app.settings.allow_private_addresses if allow is None else bool(allow)
         self.resolver, self.dial = resolver, dial
         self.progress = progress or (lambda step, done, total: None)
+        self.handover: dict[str, list[Exchange]] = {}  # page URL -> the fetch phase's exchanges, for the scan
+        self.handover_bytes = 0
 
     def run(self, monitor_id: int) -> RunReport:
         monitor = self.store.get(monitor_id)
@@ -93,6 +100,8 @@ class MonitorRunner:
         report = RunReport(monitor.id, run.id, resumed, counts)
         client = PoliteClient(self.settings, allow_private=self.allow_private, resolver=self.resolver, dial=self.dial)
         requests_before, bytes_before = counts["requests"], counts["bytes"]
+        self.handover.clear()  # a resumed run's pages were fetched by the process that died: fetched again
+        self.handover_bytes = 0
         try:
             if run.phase == "discover":
                 self._discover(monitor, client, report)
@@ -109,6 +118,7 @@ class MonitorRunner:
             report.sent = notify(self.store.notifiers(), d, self.settings)
             report.lines += [s.detail for s in report.sent if not s.ok]
         finally:
+            self.handover.clear()
             counts["requests"] = requests_before + client.requests
             counts["bytes"] = bytes_before + client.received
             report.lines = [bilingual(line) for line in report.lines]
@@ -159,17 +169,19 @@ class MonitorRunner:
         done = 0
         self.progress("fetching pages", 0, total)
 
-        def one(page: PageState) -> tuple[PageState, Any]:
+        def one(page: PageState) -> tuple[PageState, Any, list[Exchange]]:
             found_on = None if page.url == monitor.url else monitor.url
+            exchanges: list[Exchange] = []
             try:
-                return page, client.get(page.url, found_on, etag=page.etag, last_modified=page.last_modified)
+                return page, client.get(page.url, found_on, etag=page.etag, last_modified=page.last_modified,
+                                        exchanges=exchanges), exchanges
             except FetchError as exc:
-                return page, exc
+                return page, exc, exchanges
 
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             while batch := self.store.pending(monitor.id, "fetch", FETCH_BATCH):
                 results = []
-                for page, got in pool.map(one, batch):
+                for page, got, exchanges in pool.map(one, batch):
                     done += 1
                     now = utcnow()
                     if isinstance(got, FetchError):
@@ -194,9 +206,17 @@ class MonitorRunner:
                     else:
                         c["changed"] += 1
                         values |= {"pending": "scan", "last_changed": now}
+                        self._hand_over(page.url, exchanges)
                     results.append((page.id, values))
                 self.store.fetched(results)
                 self.progress("fetching pages", done, max(total, done))
+
+    def _hand_over(self, url: str, exchanges: list[Exchange]) -> None:
+        """Keep a changed page's responses for the scan, within HANDOVER_MAX_BYTES (else it fetches it)."""
+        size = sum(len(x.body) for x in exchanges)
+        if exchanges and self.handover_bytes + size <= HANDOVER_MAX_BYTES:
+            self.handover[url] = exchanges
+            self.handover_bytes += size
 
     def _scan(self, monitor: Monitor, report: RunReport, run_id: int) -> None:
         c = report.counts
@@ -221,8 +241,13 @@ class MonitorRunner:
                     c["pictures_failed"] += 1
                     report.lines.append(f"{item.source[:120]} (on {str(item.page_url)[:120]}): {r.error}")
 
+            fetcher = self._scan_fetcher()
+            fetcher.handover = {u: self.handover.pop(u) for u in urls if u in self.handover}
+            handed = len(fetcher.handover)
             with self.scan_lock:
-                scan = self.app.scan(urls, on_item=on_item, fetcher=self._scan_fetcher())
+                scan = self.app.scan(urls, on_item=on_item, fetcher=fetcher)
+            c["pages_handed_over"] += handed - len(fetcher.handover)  # those the scan read (a browser may not)
+            self.handover_bytes = sum(len(x.body) for kept in self.handover.values() for x in kept)
             c["scan_ids"].append(scan.scan_id)
             c["pages_scanned"] += len(batch)
             # A page the scan could not read is fetched in full next run (its validators are dropped).

@@ -53,6 +53,10 @@ class Fetcher:
             transport=transport, timeout=httpx.Timeout(timeout_s), follow_redirects=False,
             headers={"User-Agent": f"inkseal/{__version__} (copy detection for artists)"},
         )
+        # URL -> the exchanges (redirect hops, then the page) another client of ours just made for it: the
+        # monitor's crawler hands the pages it fetched to the scan, which then reads them from here, once each,
+        # instead of asking the site again (the WARC records those real exchanges, with their own times).
+        self.handover: dict[str, list[Exchange]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, **seams: object) -> Fetcher:
@@ -65,6 +69,8 @@ class Fetcher:
         """Returns (body, content type, final URL) or raises FetchError with a one-line reason.
         `found_on`: the page the URL was found on; None when the user named it. `exchanges`: each
         request and response (redirect hops too) is appended there, for the WARC capture."""
+        if (kept := self.handover.pop(url, None)) is not None:
+            return self._handed_over(kept, exchanges)
         with self._fetch(url):
             for _hop in range(MAX_REDIRECTS + 1):
                 status, headers, body = self._exchange(url, found_on, error_body=False, exchanges=exchanges)
@@ -75,6 +81,19 @@ class Fetcher:
                     continue
                 return body, headers.get("content-type", ""), url
             raise FetchError(f"too many redirects (over {MAX_REDIRECTS})")
+
+    def _handed_over(self, kept: list[Exchange], exchanges: list[Exchange] | None) -> tuple[bytes, str, str]:
+        """What `get` returns for a page fetched moments ago by another of our clients, under this fetcher's
+        own limits (the same answers and errors as fetching it now would give for those responses)."""
+        last = kept[-1]
+        if last.status >= 400 or last.status in REDIRECT_CODES:
+            raise FetchError(f"HTTP {last.status}")
+        if len(last.body) > self.max_bytes:
+            raise FetchError(f"too large: over {self.max_bytes:,} bytes")
+        if exchanges is not None:
+            exchanges.extend(kept)
+        ctype = next((v for k, v in reversed(last.response_headers) if k.lower() == "content-type"), "")
+        return last.body, ctype, last.url
 
     def get_one(self, url: str, found_on: str | None, headers: dict[str, str] | None = None, *,
                 exchanges: list[Exchange] | None = None) -> tuple[int, httpx.Headers, bytes]:
