@@ -183,3 +183,29 @@ def test_pages_past_the_handover_budget_are_fetched_by_the_scan(home: Inkseal, m
         by_scan = [p for p, _s, ua in site.log if ua.endswith(" scan") and not p.startswith("/hi")]
         assert len(by_scan) == 5 - r.counts["pages_handed_over"]
         assert sorted(x["page_url"].removeprefix(site.base) for x in r.new_matches) == pages
+
+
+def test_every_request_of_a_run_passes_the_host_gate(home: Inkseal, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-host gate (rate, concurrency, Crawl-delay) holds for the scan's picture requests too: every
+    request the site received, robots.txt, pages and pictures, went through it (the real gate, counted)."""
+    from inkseal.monitor.polite import HostGate
+
+    entered: list[str] = []
+    real_enter = HostGate.enter
+
+    def counted(self: HostGate, host: str) -> None:
+        entered.append(host)
+        real_enter(self, host)
+
+    monkeypatch.setattr(HostGate, "enter", counted)
+    with serve(Site()) as site:
+        site.put("/", '<a href="/g1">1</a><a href="/g2">2</a>')
+        for i in (1, 2):
+            site.put(f"/g{i}", f'<img src="/gi{i}.jpg"><img src="/gone{i}.jpg">')
+            site.put(f"/gi{i}.jpg", jpeg(KODAK[i], (310 + i, 207)), "image/jpeg")
+        m = MonitorStore(home.registry).add(site.base + "/", "site", 3600, 10)
+        r = MonitorRunner(home, FAST).run(m.id)
+        assert r.counts["pages_scanned"] == 3 and r.counts["pictures"] == 4 and len(r.new_matches) == 2
+        pictures = [p for p, _s, ua in site.log if ua.endswith(" scan")]
+        assert sorted(pictures) == ["/gi1.jpg", "/gi2.jpg", "/gone1.jpg", "/gone2.jpg"]  # 404s are asked too
+        assert len(entered) == len(site.log) and set(entered) == {"127.0.0.1"}

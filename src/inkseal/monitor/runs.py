@@ -28,7 +28,7 @@ from inkseal.match.sources.netpolicy import Resolver
 from inkseal.match.sources.warcwrite import Exchange
 from inkseal.monitor.doccache import DocumentCache
 from inkseal.monitor.notify import Sent, digest, notify
-from inkseal.monitor.polite import Disallowed, PoliteClient, bilingual, http_date_ok
+from inkseal.monitor.polite import Disallowed, HostGate, PoliteClient, bilingual, http_date_ok
 from inkseal.monitor.providers import Discovery, providers_for
 from inkseal.monitor.settings import MonitorSettings, load_monitor_settings
 from inkseal.registry.models import utcnow
@@ -108,7 +108,7 @@ class MonitorRunner:
                 self.store.set_phase(run.id, "fetch", json.dumps(counts))
             self._fetch(monitor, client, report)
             self.store.set_phase(run.id, "scan", json.dumps(counts))
-            self._scan(monitor, report, run.id)
+            self._scan(monitor, report, run.id, client.gate)
             if self.settings.recheck_cases and monitor.kind != "feed":
                 self._recheck(monitor, client, report)
             found = self.store.new_matches(run.after_match_id, counts["scan_ids"])
@@ -218,7 +218,7 @@ class MonitorRunner:
             self.handover[url] = exchanges
             self.handover_bytes += size
 
-    def _scan(self, monitor: Monitor, report: RunReport, run_id: int) -> None:
+    def _scan(self, monitor: Monitor, report: RunReport, run_id: int, gate: HostGate) -> None:
         c = report.counts
         total = len(self.store.pending(monitor.id, "scan"))
         done = 0
@@ -241,7 +241,7 @@ class MonitorRunner:
                     c["pictures_failed"] += 1
                     report.lines.append(f"{item.source[:120]} (on {str(item.page_url)[:120]}): {r.error}")
 
-            fetcher = self._scan_fetcher()
+            fetcher = self._scan_fetcher(gate)
             fetcher.handover = {u: self.handover.pop(u) for u in urls if u in self.handover}
             handed = len(fetcher.handover)
             with self.scan_lock:
@@ -256,10 +256,12 @@ class MonitorRunner:
             done += len(batch)
             self.progress("scanning pages", done, max(total, done))
 
-    def _scan_fetcher(self) -> Fetcher:
-        """The scan's HTTP client as the monitor's own: its user agent, its private-address rule, its seams."""
+    def _scan_fetcher(self, gate: HostGate) -> Fetcher:
+        """The scan's HTTP client as the monitor's own: its user agent, its private-address rule, its seams,
+        and its per-host gate (rate, concurrency, Crawl-delay) for the pictures it fetches."""
         fetcher = Fetcher.from_settings(self.app.settings, resolver=self.resolver, dial=self.dial)
         fetcher.policy.allow_private = self.allow_private
+        fetcher.gate = gate
         # the same identity (robots rules for our token apply), marked so a site's log tells the two passes apart
         fetcher.client.headers["User-Agent"] = f"{self.settings.user_agent} scan"
         return fetcher

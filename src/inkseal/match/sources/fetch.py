@@ -10,7 +10,9 @@ through the same fetcher (`PageBrowser`), so one policy and one set of limits ho
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from typing import Protocol
 from urllib.parse import urljoin, urlparse
 
 import httpcore
@@ -23,6 +25,11 @@ from inkseal.match.sources.netpolicy import (Deadline, NetPolicy, PinnedBackend,
                                              ResolveError, Resolver)
 from inkseal.match.sources.warcwrite import Exchange
 from inkseal.errors import one_line
+
+class HostGateLike(Protocol):
+    def enter(self, host: str) -> None: ...
+    def leave(self, host: str) -> None: ...
+
 
 MAX_REDIRECTS = 5
 REDIRECT_CODES = {301, 302, 303, 307, 308}
@@ -57,6 +64,9 @@ class Fetcher:
         # monitor's crawler hands the pages it fetched to the scan, which then reads them from here, once each,
         # instead of asking the site again (the WARC records those real exchanges, with their own times).
         self.handover: dict[str, list[Exchange]] = {}
+        # Each request waits at `gate.enter(host)` and ends with `gate.leave(host)` when a gate is set: the
+        # monitor's per-host rate, concurrency and Crawl-delay then hold for the scan's requests too.
+        self.gate: HostGateLike | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **seams: object) -> Fetcher:
@@ -115,6 +125,20 @@ class Fetcher:
         if urlparse(url).scheme not in ("http", "https"):
             raise FetchError(f"unsupported URL scheme: {_abbrev(url)[:120]}")
         self.policy.check(url, found_on)
+        host = urlparse(url).hostname or ""
+        if self.gate is not None:
+            waited = time.monotonic()
+            self.gate.enter(host)
+            if self.deadline.until is not None:  # time spent waiting our turn is not the server's
+                self.deadline.until += time.monotonic() - waited
+        try:
+            return self._request(url, headers, error_body=error_body, exchanges=exchanges)
+        finally:
+            if self.gate is not None:
+                self.gate.leave(host)
+
+    def _request(self, url: str, headers: dict[str, str] | None, *, error_body: bool,
+                 exchanges: list[Exchange] | None) -> tuple[int, httpx.Headers, bytes]:
         with self.client.stream("GET", url, headers=headers) as resp:
             at = datetime.now(UTC)
             if resp.status_code in REDIRECT_CODES:
