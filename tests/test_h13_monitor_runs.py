@@ -95,6 +95,46 @@ def test_one_digest_per_run_by_signed_webhook_and_by_mail(home: Inkseal) -> None
             store.remove_notifier(n.id)
 
 
+def test_a_run_killed_while_notifying_sends_each_notifier_its_digest_once(home: Inkseal,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook got the digest, then the process died before the e-mail went out: the resumed run sends the
+    e-mail only, and neither fetches nor scans again."""
+    from inkseal.monitor import notify as notify_mod
+
+    hooks = Hooks(statuses=[])
+    with serve(Site()) as site, hooks.serve() as hook_url, smtp_server() as (smtp_port, mails):
+        site.put("/", '<img src="/k.jpg">')
+        site.put("/k.jpg", jpeg(KODAK[2], (380, 253)), "image/jpeg")
+        store = MonitorStore(home.registry)
+        for n in store.notifiers():
+            store.remove_notifier(n.id)
+        store.add_notifier("webhook", hook_url)
+        store.add_notifier("email", "artist@example.org")
+        settings = MonitorSettings(rate_per_host=0, recheck_cases=False, smtp_host="127.0.0.1", smtp_port=smtp_port,
+                                   mail_from="inkseal@example.org")
+        m = store.add(site.base + "/", "page", 3600, 5)
+        real_send_email = notify_mod.send_email
+
+        def killed(*a: object, **kw: object) -> None:
+            raise SystemExit("killed while sending the e-mail")
+
+        monkeypatch.setattr(notify_mod, "send_email", killed)
+        with pytest.raises(SystemExit):
+            MonitorRunner(home, settings).run(m.id)
+        assert len(hooks.received) == 1 and mails == [] and store.runs(m.id)[-1].state == "running"
+        requests_before = len(site.log)
+        monkeypatch.setattr(notify_mod, "send_email", real_send_email)
+        r = MonitorRunner(home, settings).run(m.id)
+        assert r.resumed and [x["picture_url"] for x in r.new_matches] == [site.base + "/k.jpg"]
+        assert len(hooks.received) == 1 and len(mails) == 1  # the webhook not again; the e-mail once
+        assert [s.kind for s in r.sent] == ["email"] and any("not sent to them again" in i for i in r.info)
+        assert len(site.log) == requests_before  # nothing fetched or scanned again
+        assert store.runs(m.id)[-1].state == "done"
+        assert json.loads(hooks.received[0][1])["run_id"] == r.run_id  # a receiver can tell the run
+        for n in store.notifiers():
+            store.remove_notifier(n.id)
+
+
 def test_known_cases_are_rechecked_still_online_or_removed(home: Inkseal) -> None:
     with serve(Site()) as site:
         b = site.base

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import smtplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -122,13 +123,20 @@ def send_email(n: MonitorNotifier, subject: str, text: str, settings: MonitorSet
     return Sent(n.id, "email", True, f"sent to {n.target}")
 
 
-def notify(notifiers: list[MonitorNotifier], d: dict[str, Any], settings: MonitorSettings) -> list[Sent]:
+def notify(notifiers: list[MonitorNotifier], d: dict[str, Any], settings: MonitorSettings,
+           on_sent: Callable[[Sent], None] | None = None) -> list[Sent]:
+    """The digest to each notifier in turn; `on_sent` hears each outcome as soon as it is known."""
     if not d["matches"]:
         return []
     body = json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=str).encode()
     subject, text = digest_text(d)
-    return [send_webhook(n, body, settings) if n.kind == "webhook" else send_email(n, subject, text, settings)
-            for n in notifiers]
+    out = []
+    for n in notifiers:
+        one = send_webhook(n, body, settings) if n.kind == "webhook" else send_email(n, subject, text, settings)
+        out.append(one)
+        if on_sent is not None:
+            on_sent(one)
+    return out
 
 
 def _host(url: str) -> str:

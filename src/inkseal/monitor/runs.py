@@ -106,16 +106,18 @@ class MonitorRunner:
             if run.phase == "discover":
                 self._discover(monitor, client, report)
                 self.store.set_phase(run.id, "fetch", json.dumps(counts))
-            self._fetch(monitor, client, report)
-            self.store.set_phase(run.id, "scan", json.dumps(counts))
-            self._scan(monitor, report, run.id, client.gate)
-            if self.settings.recheck_cases and monitor.kind != "feed":
-                self._recheck(monitor, client, report)
+            if run.phase != "notify":
+                self._fetch(monitor, client, report)
+                self.store.set_phase(run.id, "scan", json.dumps(counts))
+                self._scan(monitor, report, run.id, client.gate)
+                if self.settings.recheck_cases and monitor.kind != "feed":
+                    self._recheck(monitor, client, report)
+                self.store.set_phase(run.id, "notify", json.dumps(counts))
             found = self.store.new_matches(run.after_match_id, counts["scan_ids"])
             d = digest(monitor.id, monitor.url, run.id, found)
             report.new_matches = d["matches"]
             counts["matches"] = len(found)
-            report.sent = notify(self.store.notifiers(), d, self.settings)
+            report.sent = self._notify(run.id, d, report)
             report.lines += [s.detail for s in report.sent if not s.ok]
         finally:
             self.handover.clear()
@@ -125,6 +127,27 @@ class MonitorRunner:
             client.close()
         self.store.finish_run(run, json.dumps(counts), monitor.every_s)
         return report
+
+    def _notify(self, run_id: int, d: dict[str, Any], report: RunReport) -> list[Sent]:
+        """The digest to every notifier that has not had it yet. Each delivery is recorded as it happens
+        (`counts["notified"]`), so a run killed while notifying sends, when resumed, only to those it had not
+        reached: a notifier gets a run's digest at least once, and twice only if the kill falls between its
+        delivery and that record (the digest carries the run id for such a receiver to drop)."""
+        counts = report.counts
+        delivered = set(counts.get("notified", []))
+        pending = [n for n in self.store.notifiers() if n.id not in delivered]
+        if delivered and d["matches"]:
+            report.info.append(f"digest already delivered to {len(delivered)} notifier(s) before this run was "
+                               f"interrupted: not sent to them again / 中断前已发送给 {len(delivered)} 个通知对象，"
+                               f"不再重复发送")
+
+        def sent(one: Sent) -> None:
+            if one.ok:
+                delivered.add(one.notifier_id)
+                counts["notified"] = sorted(delivered)
+                self.store.set_phase(run_id, "notify", json.dumps(counts))
+
+        return notify(pending, d, self.settings, on_sent=sent)
 
     # -- phases ----------------------------------------------------------------------------------
     def _discover(self, monitor: Monitor, client: PoliteClient, report: RunReport) -> None:
