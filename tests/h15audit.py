@@ -45,8 +45,8 @@ PATHS = ("clean", "gptblock", "aitxt", "tdmjson", "tdmhdr", "noai", "blocked", "
 class OptOutSite:
     """Serves `images[n % len(images)]` under every path prefix, with that prefix's signal."""
 
-    def __init__(self, images: list[bytes], slow_s: float = 3.0) -> None:
-        self.images, self.slow_s = images, slow_s
+    def __init__(self, images: list[bytes], slow_s: float = 3.0, robots_status: int = 200) -> None:
+        self.images, self.slow_s, self.robots_status = images, slow_s, robots_status
         self.requests: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -77,8 +77,8 @@ class OptOutSite:
                 path = self.path.split("?", 1)[0]
                 prefix = path.strip("/").split("/", 1)[0]
                 status, ctype, body = 200, "image/jpeg", b""
-                if path == "/robots.txt":
-                    ctype, body = "text/plain", ROBOTS.encode()
+                if path == "/robots.txt":  # an error answer (robots_status) still carries the rules' text
+                    status, ctype, body = site.robots_status, "text/plain", ROBOTS.encode()
                 elif path == "/ai.txt":
                     ctype, body = "text/plain", AI_TXT.encode()
                 elif path == "/.well-known/tdmrep.json":

@@ -143,3 +143,37 @@ def test_a_public_feed_cannot_make_the_monitor_fetch_private_addresses(home: Ink
         m2 = MonitorStore(home.registry).add(f"{pub}/feed.xml", "feed", 3600, 10)
         r2 = MonitorRunner(home, allowed, resolver=_resolver, dial=_Dial()).run(m2.id)
         assert not [line for line in r2.lines if "refused" in line] and site.hits("/intranet")
+
+
+@pytest.mark.parametrize("status, crawled", [(503, False), (429, False), (403, True), (404, True)])
+def test_robots_txt_errors_are_read_as_rfc_9309_says(home: Inkseal, status: int, crawled: bool) -> None:
+    """A 5xx or 429 robots.txt: nothing is fetched from the site this run, and one line says why; a 4xx one
+    means no rules (the error body's Disallow lines are not rules)."""
+    with serve(Site()) as site:
+        site.put("/robots.txt", "User-agent: *\nDisallow: /\n", "text/plain", status=status)
+        site.put("/", '<a href="/p">p</a>')
+        site.put("/p", "<p>page</p>")
+        r = MonitorRunner(home, SETTINGS).run(MonitorStore(home.registry).add(site.base + "/", "site", 3600, 10).id)
+        asked = [p for p, _s, _ua in site.log if p != "/robots.txt"]
+        if crawled:
+            assert r.lines == [] and {"/", "/p"} <= set(asked) and r.counts["pages_scanned"] == 2
+        else:
+            assert asked == [] and r.counts["pages_scanned"] == 0
+            assert any(f"robots.txt HTTP {status}" in line and "不从该站抓取" in line for line in r.lines), r.lines
+
+
+def test_robots_rules_table() -> None:
+    from inkseal.match.sources.robots import robots_rules
+
+    text = "User-agent: GPTBot\nDisallow: /\n\nUser-agent: *\nCrawl-delay: 0.5\n"
+    ok = robots_rules(200, text)
+    assert ok.read and not ok.unreachable and not ok.can_fetch("GPTBot", "https://a.example/x")
+    assert ok.can_fetch("inkseal", "https://a.example/x") and ok.parser.crawl_delay("inkseal") == 1  # 0.5 -> 1
+    for status in (401, 403, 404, 410):
+        r = robots_rules(status, None)
+        assert not r.read and not r.unreachable and r.can_fetch("GPTBot", "https://a.example/x"), status
+    assert robots_rules(200, None).can_fetch("GPTBot", "https://a.example/x")  # an HTML page: no rules file
+    for status, error in ((500, ""), (503, ""), (429, ""), (None, "connection refused"), (0, "timed out")):
+        r = robots_rules(status, None, error)
+        assert r.unreachable and not r.read and not r.can_fetch("inkseal", "https://a.example/x"), status
+        assert "不从该站抓取" in r.reason and (error in r.reason if error else f"HTTP {status}" in r.reason)

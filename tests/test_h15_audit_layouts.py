@@ -160,6 +160,30 @@ def test_url_table_each_site_optout_and_bad_urls(tmp_path: Path, auditor: ShardA
     assert requested.count("/robots.txt") == 1  # each site file read once per worker
 
 
+@pytest.mark.parametrize("robots_status, fetched", [(503, False), (429, False), (403, True), (404, True)])
+def test_a_robots_txt_error_is_no_opt_out_and_an_unreachable_one_stops_fetching(
+        tmp_path: Path, auditor: ShardAuditor, pictures: list[Image.Image], robots_status: int, fetched: bool) -> None:
+    """RFC 9309, read as the monitor reads it: a 4xx robots.txt means no rules (fetch), a 5xx or 429 one means the
+    site may not be crawled now (not fetched); neither is the site's opt-out, even when the error body holds the
+    rules' text."""
+    with OptOutSite([jpeg(p) for p in pictures], robots_status=robots_status) as site:
+        ds = tmp_path / "urls"
+        ds.mkdir()
+        pq.write_table(pa.table({"url": [f"{site.base}/gptblock/1.jpg", f"{site.base}/clean/1.jpg"],
+                                 "caption": ["a", "b"]}), ds / "part-0.parquet")
+        rows = {r["source"]: r for r in audit(auditor, ds).values()}
+        requested = list(site.requests)
+    for name in ("gptblock", "clean"):
+        r = rows[f"{site.base}/{name}/1.jpg"]
+        assert "robots" not in r["optouts"] and not r.get("robots_ai_disallowed"), r
+        if fetched:
+            assert r["status"] == "ok", r
+        else:
+            assert r["error_kind"] == "robots_unreachable" and f"HTTP {robots_status}" in r["error"], r
+            assert "robots.txt 无法读取" in r["error"]
+    assert any(p.startswith("/gptblock/") for p in requested) == fetched
+
+
 def test_rows_cannot_reach_private_addresses_by_default(tmp_path: Path, pictures: list[Image.Image]) -> None:
     strict = ShardAuditor(str(tmp_path / "home"), {"allow_private_addresses": False}, NO_WM, check_registry=False)
     with OptOutSite([jpeg(pictures[0])]) as site:

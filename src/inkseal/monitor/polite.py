@@ -9,7 +9,6 @@ bodies are capped while streamed, and a slow server is cut off by the whole-fetc
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import urllib.robotparser
@@ -19,9 +18,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore
 
-from inkseal.match.sources.fetch import REDIRECT_CODES, FetchError, Fetcher
+from inkseal.errors import one_line
+from inkseal.match.sources.fetch import REDIRECT_CODES, FetchError, Fetcher, looks_like_html
 from inkseal.match.sources.html import PageLimits
 from inkseal.match.sources.netpolicy import Resolver
+from inkseal.match.sources.robots import robots_rules
 from inkseal.match.sources.warcwrite import Exchange
 from inkseal.monitor.settings import MonitorSettings
 
@@ -76,8 +77,8 @@ class HostGate:
 
 class Robots:
     """robots.txt of each host, fetched once per run (urllib.robotparser: Allow/Disallow, Crawl-delay,
-    Sitemap lines). RFC 9309: a 4xx robots.txt means no rules; an unreachable one (5xx, network error)
-    means nothing may be fetched this run."""
+    Sitemap lines), its answer read by `match.sources.robots` (RFC 9309: a 4xx robots.txt means no rules; an
+    unreachable one, 5xx, 429 or no answer, means nothing may be fetched this run)."""
 
     def __init__(self, client: PoliteClient) -> None:
         self.client = client
@@ -93,26 +94,20 @@ class Robots:
             known = self._parsers.get(origin)
         if known is not None:
             return known
-        rp = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
         try:
             got = self.client.get(origin + "/robots.txt", found_on=None, check_robots=False,
                                   max_bytes=self.client.settings.robots_max_bytes, error_body=True)
-            if got.status >= 500:
-                rp.disallow_all = True
-                self._notes[origin] = f"robots.txt of {origin} answered HTTP {got.status}: nothing fetched there " \
-                                      f"this run / {origin} 的 robots.txt 无法读取（HTTP {got.status}），本次不抓取该站"
-            elif got.status >= 400:
-                rp.allow_all = True
-            else:
-                rp.parse(_whole_delays(got.body.decode("utf-8", errors="replace").splitlines()))
+            text = None if looks_like_html(got.body) else got.body.decode("utf-8", errors="replace")
+            rules = robots_rules(got.status, text)
         except FetchError as exc:
-            if "too large" in str(exc):
-                rp.allow_all = True  # an oversized file is read as no rules would be wrong too; say it
+            if "too large" in str(exc):  # read as no rules would be wrong too: say it
+                rules = robots_rules(404, None)
                 self._notes[origin] = f"robots.txt of {origin} is too large: ignored / {origin} 的 robots.txt 过大，已忽略"
             else:
-                rp.disallow_all = True
-                self._notes[origin] = f"robots.txt of {origin} unreachable ({exc}): nothing fetched there this " \
-                                      f"run / 无法获取 {origin} 的 robots.txt，本次不抓取该站"
+                rules = robots_rules(None, None, one_line(exc))
+        if rules.unreachable:
+            self._notes[origin] = f"{origin}: {rules.reason}"
+        rp = rules.parser
         delay = rp.crawl_delay(self.client.agent_token) if not (rp.allow_all or rp.disallow_all) else None
         if delay:
             cap = self.client.settings.max_crawl_delay_s
@@ -135,21 +130,6 @@ class Robots:
 
     def info(self) -> list[str]:
         return list(self._info.values())
-
-
-def _whole_delays(lines: list[str]) -> list[str]:
-    """robotparser reads only whole-second Crawl-delays and drops "0.5": round those up (slower, never
-    faster than the site asked)."""
-    out = []
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip().lower() == "crawl-delay":
-            try:
-                line = f"Crawl-delay: {math.ceil(float(value.split('#')[0].strip()))}"
-            except ValueError:
-                pass
-        out.append(line)
-    return out
 
 
 class Disallowed(FetchError):

@@ -3,8 +3,11 @@
 For each origin (scheme://host:port), once per worker: `/robots.txt`, `/.well-known/tdmrep.json` and
 `/ai.txt`. For each item: the response's `X-Robots-Tag` and `tdm-reservation` / `tdm-policy` headers.
 
-    robots.txt      which AI crawlers (GPTBot, CCBot, Google-Extended, ...) it disallows for the URL; and
-                    whether it disallows *us* (the fetcher's User-Agent, else `*`): then the item is not fetched
+    robots.txt      which AI crawlers (GPTBot, CCBot, Google-Extended, ...) it disallows for the URL (only from a
+                    file that was read: a 4xx/5xx answer claims no opt-out); and whether it disallows *us* (the
+                    fetcher's User-Agent, else `*`): then the item is not fetched. Answers are read as the monitor
+                    reads them (`match.sources.robots`): an unreachable robots.txt (5xx, 429, no answer) means the
+                    site's items are not fetched (`robots_unreachable`), a 4xx one means no rules.
     X-Robots-Tag    `noai` / `noimageai`: the body is dropped unread (what img2dataset does by default)
     TDMRep          the header wins over `tdmrep.json` (W3C TDMRep §3: the header is the resource's own word);
                     in the JSON the first rule whose `location` matches the path applies
@@ -22,9 +25,9 @@ import re
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 from inkseal.match.sources.fetch import REDIRECT_CODES, FetchError, Fetcher, looks_like_html
+from inkseal.match.sources.robots import RobotsRules, robots_rules
 from inkseal.errors import one_line
 
 AI_CRAWLERS = ("GPTBot", "ChatGPT-User", "CCBot", "Google-Extended", "anthropic-ai", "ClaudeBot", "Bytespider",
@@ -39,8 +42,7 @@ MAX_SITE_FILE = 512 * 1024  # robots.txt / ai.txt / tdmrep.json: larger ones are
 
 @dataclass
 class SiteRules:
-    robots: RobotFileParser | None = None
-    robots_note: str = ""  # why robots.txt was not read (absent, error)
+    robots: RobotsRules | None = None  # robots.txt's answer, read as the monitor reads it (match.sources.robots)
     tdmrep: list[dict] = field(default_factory=list)
     ai_txt: list[tuple[str, str]] = field(default_factory=list)  # (allow|disallow, pattern) for User-Agent *
     ai_txt_present: bool = False
@@ -52,17 +54,6 @@ class Fetched:
     signals: dict = field(default_factory=dict)  # what the site said about this URL
     error_kind: str = ""
     error: str = ""
-
-
-def _robots(text: str | None, status: int) -> RobotFileParser:
-    rp = RobotFileParser()
-    if status in (401, 403):
-        rp.disallow_all = True  # as urllib.robotparser.read() does: an access-controlled robots.txt forbids all
-    elif text is None or status >= 400:
-        rp.allow_all = True
-    else:
-        rp.parse(text.splitlines())
-    return rp
 
 
 def parse_ai_txt(text: str) -> list[tuple[str, str]]:
@@ -131,14 +122,15 @@ class SiteOptOuts:
         self.fetcher = fetcher
         self.cache = cache or SiteCache()
 
-    def _site_file(self, origin: str, path: str) -> tuple[int, str | None]:
+    def _site_file(self, origin: str, path: str) -> tuple[int, str | None, str]:
+        """(HTTP status or 0 when there was no answer, the file's text or None, why there was no answer)."""
         try:
             status, _h, body = self.fetcher.get_one(origin + path, origin + "/")
-        except FetchError:
-            return 0, None  # unreachable: as if absent (the item fetch will say what is wrong with the host)
+        except FetchError as exc:
+            return 0, None, one_line(exc)[:200]
         if status >= 400 or looks_like_html(body):  # an HTML "not found" page served with 200 is no rules file
-            return status, None
-        return status, body[:MAX_SITE_FILE].decode("utf-8", "replace")
+            return status, None, ""
+        return status, body[:MAX_SITE_FILE].decode("utf-8", "replace"), ""
 
     def site(self, url: str) -> SiteRules:
         parts = urlsplit(url)
@@ -159,17 +151,15 @@ class SiteOptOuts:
 
     def _read_site(self, origin: str) -> SiteRules:
         rules = SiteRules()
-        status, text = self._site_file(origin, "/robots.txt")
-        rules.robots = _robots(text, status)
-        rules.robots_note = "" if text is not None else (f"HTTP {status}" if status else "unreachable")
-        status, text = self._site_file(origin, "/.well-known/tdmrep.json")
+        rules.robots = robots_rules(*self._site_file(origin, "/robots.txt"))
+        _status, text, _why = self._site_file(origin, "/.well-known/tdmrep.json")
         if text is not None:
             try:
                 data = json.loads(text)
                 rules.tdmrep = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
             except ValueError:
                 rules.tdmrep = []
-        status, text = self._site_file(origin, "/ai.txt")
+        _status, text, _why = self._site_file(origin, "/ai.txt")
         if text is not None:
             rules.ai_txt, rules.ai_txt_present = parse_ai_txt(text), True
         return rules
@@ -181,9 +171,10 @@ class SiteOptOuts:
             return Fetched(error_kind="bad_url", error=one_line(exc)[:200])
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        robots = rules.robots or _robots(None, 404)
+        robots = rules.robots or robots_rules(404, None)
         signals: dict = {
-            "robots_ai_disallowed": [ua for ua in AI_CRAWLERS if not robots.can_fetch(ua, url)],
+            # an opt-out only from a robots.txt that was read: an error answer is not the site's word
+            "robots_ai_disallowed": [ua for ua in AI_CRAWLERS if not robots.can_fetch(ua, url)] if robots.read else [],
             "ai_txt": ai_txt_verdict(rules.ai_txt, path) if rules.ai_txt_present else "",
         }
         rule = tdmrep_rule(rules.tdmrep, path)
@@ -191,9 +182,11 @@ class SiteOptOuts:
             signals["tdm_reservation"] = int(rule.get("tdm-reservation", 0) or 0)
             signals["tdm_policy"] = str(rule.get("tdm-policy", "") or "")
             signals["tdm_source"] = "tdmrep.json"
+        if robots.unreachable:  # RFC 9309: an unreachable robots.txt stops crawling the site; no opt-out is claimed
+            return Fetched(signals=signals, error_kind="robots_unreachable", error=robots.reason)
         if not robots.can_fetch(OUR_AGENT, url):
             return Fetched(signals=signals, error_kind="robots_disallowed",
-                           error="robots.txt disallows fetching this URL: not fetched")
+                           error="robots.txt disallows fetching this URL: not fetched / robots.txt 不允许抓取该网址，未抓取")
         try:
             status, headers, body = self._get(url)
         except FetchError as exc:
