@@ -205,7 +205,7 @@ class SiteOptOuts:
             return Fetched(signals=signals)  # honoured: the body is not looked at
         if looks_like_html(body):
             return Fetched(signals=signals, error_kind="html_not_image",
-                           error="the URL returned an HTML page, not an image")
+                           error="the URL returned an HTML page, not an image / 该网址返回的是网页，不是图片")
         return Fetched(data=body, signals=signals)
 
     def _get(self, url: str):  # type: ignore[no-untyped-def]
