@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 import inkseal.imaging  # noqa: F401 - keeps Pillow's decompression-bomb check on (see DEFAULT_MAX_PIXELS)
+from inkseal.errors import one_line
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 MAX_TEXT = 16 * 1024 * 1024  # no single metadata text may inflate beyond this (zip bombs in zTXt)
@@ -106,15 +107,10 @@ def png_text_chunks(data: bytes, meta: RawMetadata) -> None:
             skipped += 1
         except (ValueError, IndexError, zlib.error) as exc:
             if len(meta.problems) < 20:  # one line per bad chunk, but a file of 10,000 bad chunks is not 10,000 lines
-                meta.problems.append(f"PNG {_kind(kind)} chunk unreadable: {_line(exc)}")
+                meta.problems.append(f"PNG {_kind(kind)} chunk unreadable: {one_line(exc, limit=300)}")
     if skipped:
         meta.problems.append(f"{skipped} compressed text chunk(s) skipped: the file's metadata inflates beyond "
                              f"the {MAX_INFLATED_TOTAL >> 20} MiB limit")
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def _kind(kind: bytes) -> str:
@@ -161,7 +157,7 @@ def exif_texts(im: Image.Image, meta: RawMetadata) -> None:
     try:
         exif = im.getexif()
     except Exception as exc:  # hostile EXIF: note it, keep going
-        meta.problems.append(f"EXIF unreadable: {_line(exc)}")
+        meta.problems.append(f"EXIF unreadable: {one_line(exc, limit=300)}")
         return
     try:
         sub = exif.get_ifd(0x8769)
@@ -275,7 +271,7 @@ def read_metadata(data: bytes) -> RawMetadata:
     except MemoryError:
         meta.problems.append("metadata needs more memory than is available: not read")
     except Exception as exc:  # noqa: BLE001 - hostile files reach code paths nobody wrote tests for
-        meta.problems.append(f"metadata unreadable ({type(exc).__name__}): {_line(exc)}")
+        meta.problems.append(f"metadata unreadable ({type(exc).__name__}): {one_line(exc, limit=300)}")
     return meta
 
 
@@ -293,7 +289,7 @@ def _read_into(data: bytes, meta: RawMetadata) -> None:
             im = Image.open(io.BytesIO(data))
         meta.format, (meta.width, meta.height) = im.format or "", im.size
     except Exception as exc:
-        meta.problems.append(f"not an image Pillow can open: {_line(exc)}")
+        meta.problems.append(f"not an image Pillow can open: {one_line(exc, limit=300)}")
         return
     try:
         if im.format != "PNG":
@@ -306,7 +302,7 @@ def _read_into(data: bytes, meta: RawMetadata) -> None:
         elif "exif" in im.info:
             exif_texts(im, meta)
     except Exception as exc:  # noqa: BLE001 - EXIF / XMP of any shape: the rest of the file still counts
-        meta.problems.append(f"EXIF unreadable ({type(exc).__name__}): {_line(exc)}")
+        meta.problems.append(f"EXIF unreadable ({type(exc).__name__}): {one_line(exc, limit=300)}")
     if not (meta.texts.keys() & GENERATION_KEYS):  # a tool that wrote text chunks did not also hide them in pixels
         try:
             w, h = im.size
@@ -316,7 +312,7 @@ def _read_into(data: bytes, meta: RawMetadata) -> None:
                 if found:
                     meta.stealth, meta.stealth_kind = found
         except Exception as exc:  # noqa: BLE001 - Pillow raises anything on truncated / corrupt pixels
-            meta.problems.append(f"stealth metadata unreadable: {_line(exc)}")
+            meta.problems.append(f"stealth metadata unreadable: {one_line(exc, limit=300)}")
 
 
 # -- raw metadata kept in the journal (nothing lost: a later importer re-reads it) ------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from inkseal.errors import InksealError
+from inkseal.errors import InksealError, one_line, printable
 from inkseal.journal.importers.a1111 import import_a1111, import_a1111_stealth
 from inkseal.journal.importers.base import Generation
 from inkseal.journal.importers.c2pa_reader import import_c2pa
@@ -64,20 +64,20 @@ IMPORTERS: list[tuple[str, Importer]] = [
 def import_metadata(meta: RawMetadata) -> tuple[list[Generation], list[str]]:
     """All generations the file describes, and one-line problems met on the way."""
     found: list[Generation] = []
-    problems = [_one_line(p) for p in meta.problems]
+    problems = [printable(p, 300) for p in meta.problems]
     claimed: set[str] = set()
     for name, importer in IMPORTERS:
         try:
             gens = [g.normalise() for g in importer(meta)]
         except InksealError as exc:  # bad JSON, too deep, too large: the importer's own one-line reason
-            problems.append(f"{name} metadata unreadable: {_line(exc)}")
+            problems.append(f"{name} metadata unreadable: {one_line(exc, limit=300)}")
             continue
         except MemoryError:
             problems.append(f"{name} metadata unreadable: needs more memory than is available")
             continue
         except Exception as exc:  # noqa: BLE001 - a shape no importer expects (a list where a dict
             # belongs ...): that importer gives up with one line, the others go on, the file is still journaled
-            problems.append(f"{name} metadata has an unexpected shape ({type(exc).__name__}): {_line(exc)}")
+            problems.append(f"{name} metadata has an unexpected shape ({type(exc).__name__}): {one_line(exc, limit=300)}")
             continue
         for g in gens:
             if g.source_key in claimed and g.source_key:
@@ -85,17 +85,18 @@ def import_metadata(meta: RawMetadata) -> tuple[list[Generation], list[str]]:
             claimed.add(g.source_key)
             found.append(g)
     # problems importers noted on the way (an XMP packet refused ...), each once
-    problems += [q for q in map(_one_line, meta.problems) if q not in problems]
+    problems += [q for q in map(lambda q: printable(q, 300), meta.problems) if q not in problems]
     try:
         labels = implicit_labels(meta)
-        problems += [_one_line(f"GB 45438 label in {x['carrier']} unreadable: {x['error']}") for x in labels if "error" in x]
+        problems += [printable(f"GB 45438 label in {x['carrier']} unreadable: {x['error']}", 300) for x in labels
+                     if "error" in x]
         if not found:
             found = [g.normalise() for g in import_label_only(meta)]
         elif labels:
             for g in found:  # GB 45438 labels are recorded with the generation they came with
                 g.extra["implicit_labels"] = labels
     except Exception as exc:  # noqa: BLE001 - a label of any shape: one line, the generations stand
-        problems.append(f"GB 45438 label unreadable ({type(exc).__name__}): {_line(exc)}")
+        problems.append(f"GB 45438 label unreadable ({type(exc).__name__}): {one_line(exc, limit=300)}")
     return found, problems
 
 
@@ -114,16 +115,6 @@ def claimed_keys(gens: list[Generation]) -> set[str]:
         keys.add(g.source_key)
         keys.update(USED_WITH.get(g.source_key, ()))
     return keys
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return _one_line(text.splitlines()[0]) if text else type(exc).__name__
-
-
-def _one_line(text: str) -> str:
-    """A problem is shown as one line: control characters (from a corrupt file's bytes) become spaces."""
-    return "".join(c if c.isprintable() else " " for c in text)[:300]
 
 
 def import_file(data: bytes) -> tuple[RawMetadata, list[Generation], list[str]]:

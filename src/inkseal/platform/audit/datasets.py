@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from inkseal.errors import one_line
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"}
 FOLDER_SHARD = 256  # files per shard of a plain folder: small enough to resume cheaply, big enough to batch
 CAPTION_SUFFIXES = (".txt", ".caption")
@@ -105,12 +107,7 @@ def read_items(shard: Shard) -> Iterator[Item]:
         yield from reader(shard)
     except Exception as exc:  # noqa: BLE001 - a damaged shard is a finding, never the end of the audit
         yield Item(item_id=f"{shard['shard_id']}#broken", source=shard["path"], error_kind="broken_shard",
-                   error=f"{type(exc).__name__}: {_line(exc)}")
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).splitlines()
-    return text[0][:300] if text else ""
+                   error=one_line(exc, with_type=True, limit=300))
 
 
 def _folder(shard: Shard) -> Iterator[Item]:
@@ -121,7 +118,7 @@ def _folder(shard: Shard) -> Iterator[Item]:
         try:
             data = p.read_bytes()
         except OSError as exc:
-            yield Item(item_id=rel, source=str(p), error_kind="unreadable", error=_line(exc) or type(exc).__name__)
+            yield Item(item_id=rel, source=str(p), error_kind="unreadable", error=one_line(exc, limit=300))
             continue
         yield Item(item_id=rel, source=str(p), data=data)
 
