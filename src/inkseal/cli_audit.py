@@ -35,6 +35,19 @@ def audit(
     from inkseal.platform.audit.runner import AuditOptions, run_audit
 
     options = AuditOptions(home=state.home, workers=workers, ray_address=ray_address)
+    if ray_address:  # joining a cluster fails for reasons of its own: say which, before any work
+        from inkseal.platform.audit.runner import start_ray
+
+        try:
+            start_ray(options)
+        except Exception as exc:  # noqa: BLE001 - Ray's errors (unreachable, refused token, version): one line
+            first = one_line(exc)[:300]
+            _fail(_say(f"cannot join the Ray cluster at {ray_address} ({type(exc).__name__}: {first}): check the "
+                       "address, and for a cluster with token authentication set RAY_AUTH_MODE=token and its "
+                       "RAY_AUTH_TOKEN (or ~/.ray/auth_token)",
+                       f"无法加入 {ray_address} 的 Ray 集群（{type(exc).__name__}：{first}）：请检查地址；集群启用令牌认证时，"
+                       "请设置 RAY_AUTH_MODE=token 及其 RAY_AUTH_TOKEN（或 ~/.ray/auth_token）"))
+            return
     try:
         run = run_audit(dataset, output, options,
                         on_shard=lambda sid, n: err.print(_say(f"shard {sid}: {n} items", f"分片 {sid}：{n} 项"),
@@ -45,7 +58,7 @@ def audit(
     except Exception as exc:  # noqa: BLE001 - Ray itself failed (cluster unreachable, ...): one line, shards kept
         first = one_line(exc)[:300]
         _fail(_say(f"audit stopped ({type(exc).__name__}: {first}); finished shards are kept, run again to resume",
-                   f"审计中止（{type(exc).__name__}：{first}）；已完成的分片已保存，重新运行即可继续"), code=1)
+                   f"审计中止（{type(exc).__name__}：{first}）；已完成的分片已保存，重新运行即可继续"))
         return
     summary = write_report(output, state.home)
     if as_json:

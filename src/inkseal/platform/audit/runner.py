@@ -9,7 +9,10 @@
 
 A killed audit loses at most the shards in flight; a re-run audits only the shards not yet recorded.
 On a cluster (`--ray-address`) the workers must see the same INKSEAL_HOME and dataset paths (shared storage);
-the findings travel back through Ray, so REPORT_DIR need only exist on the driver.
+the findings travel back through Ray, so REPORT_DIR need only exist on the driver. A cluster with token
+authentication (Ray's default for `ray start`) needs the driver to have RAY_AUTH_MODE=token and its token
+(RAY_AUTH_TOKEN or ~/.ray/auth_token): tests/test_h15_audit_ray_cluster.py runs the audit that way against a
+head started with `ray start --head`.
 """
 
 from __future__ import annotations
