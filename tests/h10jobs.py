@@ -64,6 +64,7 @@ class GatedSite:
     gate: threading.Event = field(default_factory=threading.Event)
     waiting: threading.Event = field(default_factory=threading.Event)  # a request is held at the gate
     base: str = ""
+    requests: list[str] = field(default_factory=list)  # every path asked for, in order
 
 
 @contextmanager
@@ -76,6 +77,7 @@ def gated_site(images: dict[str, bytes]) -> Iterator[GatedSite]:
 
         def do_GET(self) -> None:  # noqa: N802
             name = self.path.rsplit("/", 1)[-1]
+            site.requests.append(self.path)
             if self.path.startswith("/gate/"):
                 site.waiting.set()
                 site.gate.wait(WAIT_S)

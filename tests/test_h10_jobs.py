@@ -113,10 +113,13 @@ def test_cancel_a_queued_and_a_running_job(app: Inkseal, kodak: list[Path]) -> N
             assert again.status_code == 200 and again.json()["state"] == "cancelled"  # cancelling twice is harmless
 
 
-def test_jobs_survive_a_server_restart(app: Inkseal, kodak: list[Path]) -> None:
+def test_jobs_survive_a_server_restart(app: Inkseal, kodak: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from inkseal.web import jobs
+
+    monkeypatch.setattr(jobs, "SCAN_JOB_BATCH", 1)  # one source per batch: the restart falls between two
     accounts = accounts_for(app)
     token = user_with_token(accounts, "ana")
-    images = {"a.png": _png(kodak[1]), "b.png": _png(kodak[2])}
+    images = {"a.jpg": attacked_copy(kodak[0]), "b.png": _png(kodak[2])}  # a.jpg: a copy of the work sealed below
     with gated_site(images) as site:
         # 1. queued while no consumer runs, server stopped: the next server runs it to the end
         with desk(app, run_jobs=False) as (base, _), client(base, token) as c:
@@ -138,7 +141,7 @@ def test_jobs_survive_a_server_restart(app: Inkseal, kodak: list[Path]) -> None:
             assert lost["state"] == "interrupted" and "start it again" in lost["error"] and "请重新开始" in lost["error"]
             assert "p4ssphrase" not in (app.settings.home / "jobs.huey.sqlite").read_bytes().decode("latin-1")
             running_id = c.post("/api/v1/jobs/scan",
-                                data={"url": [f"{site.base}/a.png", f"{site.base}/gate/b.png"]}).json()["job_id"]
+                                data={"url": [f"{site.base}/a.jpg", f"{site.base}/gate/b.png"]}).json()["job_id"]
             assert site.waiting.wait(180)
             queue = desk_app.state.jobs
             threading.Thread(target=lambda: (queue.stopping.wait(180), site.gate.set()), daemon=True).start()
@@ -149,6 +152,12 @@ def test_jobs_survive_a_server_restart(app: Inkseal, kodak: list[Path]) -> None:
         with desk(app, allow_private_targets=True) as (base, _), client(base, token) as c:
             job = wait_job(c, running_id)
             assert job["state"] == "done" and job["result"]["items"] == 2 and job["result"]["failed"] == [], job
+            # resumed, not redone: the batch done before the restart was not fetched again, and is in the result
+            assert site.requests.count("/a.jpg") == 1 and site.requests.count("/gate/b.png") == 2, site.requests
+            assert len(job["result"]["scan_ids"]) == 2 and job["result"]["scan_id"] == job["result"]["scan_ids"][0]
+            # the copy found by the server that stopped is in the result of the one that finished
+            assert [m["suspect"]["source"] for m in job["result"]["matches"]] == [f"{site.base}/a.jpg"], job["result"]
+        assert not (app.settings.home / "jobs" / f"job{running_id}" / jobs.SCANNED_FILE).exists()
 
 
 def test_a_scan_left_running_by_a_dead_server_is_run_again(app: Inkseal, kodak: list[Path]) -> None:

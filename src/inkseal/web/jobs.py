@@ -11,8 +11,9 @@ What huey holds is only "run job N" (and "deliver webhooks"); what a user sees i
 (inkseal.registry.jobs): state, progress done/total, result, error, cancel request. So:
 - a job queued when the server stops stays in huey's queue and runs when a consumer starts again;
 - a *scan* running when the server stops (cleanly: it notices at its next step; or killed: huey's task
-  is gone with the process) is queued again and re-run from the start by the next consumer (`recover`):
-  its inputs stay in jobs/jobN/in until it ends, and a sighting recorded twice joins its case;
+  is gone with the process) is queued again and run again by the next consumer (`recover`) from its first
+  batch of sources not done (jobs/jobN/scanned.jsonl records each batch done, see `run_scan_job`): its
+  inputs stay in jobs/jobN/in until it ends, and a sighting of the unfinished batch recorded twice joins its case;
 - a seal or pack cannot outlive the process holding its passphrase: after a restart it is marked
   `interrupted`, with a reason asking the user to start it again. Nothing is ever left "running".
 - one consumer per install: inside `inkseal serve` (threads), or `inkseal worker` with `serve --no-worker`.
@@ -23,6 +24,7 @@ seal or pack submitted to `serve --no-worker` runs on a thread of the server, no
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -57,11 +59,12 @@ class PassphraseLost(Exception):
     """The job needs the passphrase given with it, which only the process that took it held."""
 
 
-# Scans are run again from the start after a restart: their inputs are on disk (jobs/jobN/in) and what they
-# find is recorded as they go (a sighting seen twice joins its case). Seals and packs need the passphrase,
+# Scans are run again after a restart, from their first batch not done: their inputs are on disk
+# (jobs/jobN/in) and what they find is recorded as they go (a sighting seen twice joins its case). Seals and packs need the passphrase,
 # which is never written down, so after a restart the user starts them again.
 RERUN_KINDS = ("scan",)
-RERUN_STEP = "the server restarted: this scan runs again from the start / 服务器已重启：此扫描将从头重新运行"
+RERUN_STEP = ("the server restarted: this scan runs again from its first batch not done / "
+              "服务器已重启：此扫描将从未完成的批次继续运行")
 STOPPED = "the server stopped while this job ran; start it again / 任务运行时服务器已停止，请重新开始"
 PASSPHRASE_LOST = ("this job needs your key passphrase, which the server keeps in memory only, and the server "
                    "restarted before the job ran to the end: start it again / 此任务需要你的密钥口令，口令只保存在"
@@ -240,6 +243,7 @@ class JobQueue:
             self._secrets.pop(job_id, None)
             if not keep_inputs:
                 shutil.rmtree(self._inputs(job_id), ignore_errors=True)  # uploads are not kept once the job is over
+                (self.job_dir(job_id) / SCANNED_FILE).unlink(missing_ok=True)
         if job.kind == "scan":
             self.poke_webhooks()  # new matches: deliver now rather than at the next sweep
 
@@ -248,7 +252,7 @@ class JobQueue:
 
     def recover(self) -> tuple[list[int], list[int]]:
         """At a consumer's start, every job a stopped or killed server or worker left queued or running:
-        scans are queued (again) and run from the start; a seal or pack whose passphrase this process
+        scans are queued (again) and run from their first batch not done; a seal or pack whose passphrase this process
         does not hold is marked interrupted, with the reason. Returns (queued again, interrupted).
 
         A job still waiting in huey's queue may so be queued twice: the second run finds it started
@@ -338,8 +342,15 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
 
 
 # -- the jobs -------------------------------------------------------------------------------------------
+SCAN_JOB_BATCH = 16  # sources per scan of a desk job: each batch done is kept across a restart
+SCANNED_FILE = "scanned.jsonl"  # in the job's folder: one line per batch done (what a re-run skips)
+
+
 @handler("scan")
 def run_scan_job(ctx: JobContext) -> dict:
+    """The job's uploads and URLs scanned in batches of SCAN_JOB_BATCH. After each batch a line in the job's
+    folder records its sources, scan, items, failures and matches, so a job the server stopped or lost runs
+    again from the first batch not done, and its result still covers every batch."""
     from inkseal.web.api import match_json, owned_matching
     from inkseal.web.scope import UserScope
     from inkseal.web.uploads import names_in, restamp
@@ -347,9 +358,12 @@ def run_scan_job(ctx: JobContext) -> dict:
     inputs = ctx.folder / "in"
     sources = sorted(str(p) for p in inputs.iterdir()) if inputs.exists() else []
     sources += ctx.job.params.get("urls", [])
-    total = max(len(sources), 1)
-    ctx.progress(0, total, "scanning / 扫描中")
-    done = 0
+    batches = _scanned_batches(ctx.folder)
+    finished = {src for b in batches for src in b["sources"]}
+    todo = [src for src in sources if src not in finished]
+    done = sum(b["items"] for b in batches)
+    total = max(len(sources), done, 1)
+    ctx.progress(done, total, "scanning / 扫描中")
 
     def on_item(_result: Any) -> None:
         nonlocal done, total
@@ -359,17 +373,43 @@ def run_scan_job(ctx: JobContext) -> dict:
 
     scope = UserScope(ctx.ink, ctx.queue.accounts, ctx.user)
     names = names_in(inputs) if inputs.exists() else {}
+    chunks = [todo[i:i + SCAN_JOB_BATCH] for i in range(0, len(todo), SCAN_JOB_BATCH)] or ([] if batches else [[]])
     try:
         with owned_matching(scope):
-            report = ctx.ink.scan(sources, on_item)
+            for chunk in chunks:
+                report = ctx.ink.scan(chunk, on_item)
+                batch = {"sources": chunk, "scan_id": report.scan_id, "items": len(report.results),
+                         "whitelisted": report.suppressed,
+                         "failed": [{"item": _shown(r.item.label, inputs),
+                                     "error": (r.error or "").replace(f"{inputs}/", "")} for r in report.failed],
+                         "match_ids": [m.id for r in report.matched for m in r.matches]}
+                with (ctx.folder / SCANNED_FILE).open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(batch) + "\n")
+                batches.append(batch)
     finally:
         restamp(ctx.ink.registry, inputs, names)  # stored as `upload:<sha>/<name>`, never the job folder's path
     ctx.progress(done, max(done, 1), "done / 完成")
-    failed = [{"item": _shown(r.item.label, inputs), "error": (r.error or "").replace(f"{inputs}/", "")}
-              for r in report.failed]
-    matches = [match_json(ctx.ink.registry.match(m.id)) for r in report.matched for m in r.matches]
-    return _without_folder({"scan_id": report.scan_id, "items": len(report.results), "failed": failed,
-                            "whitelisted": report.suppressed, "matches": matches}, f"{inputs}/")
+    found = (ctx.ink.registry.match(mid) for b in batches for mid in b["match_ids"])
+    return _without_folder({"scan_id": batches[0]["scan_id"], "scan_ids": [b["scan_id"] for b in batches],
+                            "items": sum(b["items"] for b in batches),
+                            "failed": [f for b in batches for f in b["failed"]],
+                            "whitelisted": sum(b["whitelisted"] for b in batches),
+                            "matches": [match_json(m) for m in found if m is not None]}, f"{inputs}/")
+
+
+def _scanned_batches(folder: Path) -> list[dict]:
+    """The batches an earlier run of this job finished (a line cut by a crash is simply not counted)."""
+    path = folder / SCANNED_FILE
+    batches: list[dict] = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                b = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(b, dict) and isinstance(b.get("sources"), list):
+                batches.append(b)
+    return batches
 
 
 def _shown(label: str, inputs: Path) -> str:
