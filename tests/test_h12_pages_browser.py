@@ -81,6 +81,7 @@ def test_seal_scan_and_drafts_in_the_browser(tmp_path: Path, kodak: list[Path], 
         page.wait_for_url(re.compile(r"/jobs/\d+$"))
         job_id = int(page.url.rsplit("/", 1)[1])
         expect(page.locator("#job-result p.big")).to_contain_text("2 item(s), 2 match(es), 0 failed")
+        expect(page.locator("#job-result p.big")).to_contain_text(re.compile(r"^Scan \d+: 2 item"))  # one batch, one scan
         assert any(u.endswith(f"/api/v1/jobs/{job_id}/events") for u in asked)  # followed by server-sent events
         page.wait_for_load_state("networkidle")
         shots.take(page, "scan-job")
