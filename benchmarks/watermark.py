@@ -316,9 +316,10 @@ def main() -> None:
     kinds = (sum(n.startswith("kodim") for n, _ in unmarked), sum(n.startswith("flowers/") for n, _ in unmarked))
     print(f"blind v2 false detections: {fd[0]} of {fd[1]} reads x {RANDOM_KEYS} keys "
           f"(bound {fd[2]:.1e}, {fd[4]:.2f} s per read)", flush=True)
-    peers = [p for p in (IW("dwtDct", 64), IW("dwtDctSvd", 64), IW("rivaGan", 32), BW())
-             if not any(k in p.name for k in args.skip)] if args.skip else \
-        [IW("dwtDct", 64), IW("dwtDctSvd", 64), IW("rivaGan", 32), BW()]
+    # built only when not skipped: rivaGan loads its ONNX model in the constructor
+    makers = {"invisible-watermark dwtDct": lambda: IW("dwtDct", 64), "invisible-watermark dwtDctSvd": lambda: IW("dwtDctSvd", 64),
+              "invisible-watermark rivaGan": lambda: IW("rivaGan", 32), BW.name: BW}
+    peers = [make() for name, make in makers.items() if not any(k in name for k in args.skip)]
     rows = [BLIND, INFORMED] + [p.name for p in peers]
     acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     det: dict[str, dict[str, dict[float, list[bool]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))

@@ -92,6 +92,11 @@ def _emit(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def _say(en: str, zh: str) -> str:
+    """The message in the language the user asked for (`--lang`, LANG)."""
+    return zh if state.language == "zh" else en
+
+
 def _fail(message: str, code: int = 3) -> None:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code)
@@ -510,18 +515,7 @@ def inspect_cmd(
                           + (f"; ingredients {safe(', '.join(str(i.get('title')) for i in c2['ingredients']))}"
                              if c2.get("ingredients") else ""), highlight=False)
             if r["watermark"]:
-                w = r["watermark"]
-                zh = state.language == "zh"
-                found = (f"作品 {w['work_id']}" if zh else f"work {w['work_id']}") if w["detected"] else ("未发现" if zh else "not found")
-                evidence = ("MAC 成立, " if zh else "MAC holds, ") if w["agreement"] == "MAC holds" else "" \
-                    if w["agreement"] == "-" else (f"{w['agreement']} 位, " if zh else f"{w['agreement']} bits, ")
-                where = ""
-                if w.get("region"):
-                    x0, y0, x1, y1 = w["region"]
-                    where = f"，位于 ({x0},{y0})-({x1},{y1})" if zh else f", at ({x0},{y0})-({x1},{y1})"
-                out.print(f"  {'水印' if zh else 'watermark'} ({w['mode']}): {found}, {evidence}"
-                          f"{'误报概率' if zh else 'false-positive probability'} {w['false_positive_probability']:.1e}{where}",
-                          highlight=False)
+                out.print(_watermark_line(r["watermark"]), highlight=False)
             for g in r["generator"]:
                 for line in generation_lines(g, state.language):
                     out.print(line, highlight=False)
@@ -541,6 +535,23 @@ def demo(
     from inkseal.demo import run_demo
 
     raise typer.Exit(run_demo(state.app(), workdir, out, err))
+
+
+def _watermark_line(w: dict[str, Any]) -> str:
+    """inspect's watermark line: the mode, the work it names, its evidence, the bound, where it is."""
+    found = _say(f"work {w['work_id']}", f"作品 {w['work_id']}") if w["detected"] else _say("not found", "未发现")
+    if w["agreement"] == "MAC holds":
+        evidence = _say("MAC holds, ", "MAC 成立, ")
+    elif w["agreement"] == "-":
+        evidence = ""
+    else:
+        evidence = _say(f"{w['agreement']} bits, ", f"{w['agreement']} 位, ")
+    where = ""
+    if w.get("region"):
+        x0, y0, x1, y1 = w["region"]
+        where = _say(f", at ({x0},{y0})-({x1},{y1})", f"，位于 ({x0},{y0})-({x1},{y1})")
+    return (f"  {_say('watermark', '水印')} ({w['mode']}): {found}, {evidence}"
+            f"{_say('false-positive probability', '误报概率')} {w['false_positive_probability']:.1e}{where}")
 
 
 def main() -> None:

@@ -11,12 +11,8 @@ from typing import Annotated
 
 import typer
 
-from inkseal.cli import JsonOpt, _emit, _fail, app, err, out, state
+from inkseal.cli import JsonOpt, _emit, _fail, _say, app, err, out, state
 from inkseal.errors import one_line
-
-
-def _say(en: str, zh: str) -> str:
-    return zh if state.language == "zh" else en
 
 
 @app.command("audit")

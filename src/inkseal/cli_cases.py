@@ -11,17 +11,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from inkseal.cli import AfterOpt, JsonOpt, LimitOpt, _emit, _fail, _listing, app, out, state
+from inkseal.cli import AfterOpt, JsonOpt, LimitOpt, _emit, _fail, _listing, _say, app, out, state
 from inkseal.errors import InksealError
 from inkseal.registry.models import Case
 from inkseal.registry.statuses import CASE_STATUSES, status_name
 
 case_app = typer.Typer(help="Show, decide on or re-check one case (a work used at one place).", no_args_is_help=True)
 app.add_typer(case_app, name="case")
-
-
-def _say(en: str, zh: str) -> str:
-    return zh if state.language == "zh" else en
 
 
 def case_dict(c: Case) -> dict:

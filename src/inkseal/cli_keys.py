@@ -13,13 +13,9 @@ from typing import Annotated
 
 import typer
 
-from inkseal.cli import _fail, out, state
+from inkseal.cli import _fail, _say, out, state
 from inkseal.cli_journal import PassFile, _journal_is_signed, keys_app, passphrase
 from inkseal.errors import InksealError
-
-
-def _say(en: str, zh: str) -> str:
-    return zh if state.language == "zh" else en
 
 
 @keys_app.command("backup")

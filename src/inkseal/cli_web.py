@@ -16,17 +16,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from inkseal.cli import JsonOpt, _emit, _fail, app, err, out, state
+from inkseal.cli import JsonOpt, _emit, _fail, _say, app, err, out, state
 from inkseal.errors import InksealError
 
 user_app = typer.Typer(help="Accounts of the desk (inkseal serve).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (Authorization: Bearer ...).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
-
-
-def _say(en: str, zh: str) -> str:
-    return zh if state.language == "zh" else en
 
 
 def _accounts():  # type: ignore[no-untyped-def]

@@ -91,7 +91,7 @@ class MonitorRunner:
         self.resolver, self.dial = resolver, dial
         self.progress = progress or (lambda step, done, total: None)
         self.handover: dict[str, list[Exchange]] = {}  # page URL -> the fetch phase's exchanges, for the scan
-        self.handover_bytes = 0
+        self.handover_bytes = 0  # the budget is spent by the fetch phase only (nothing is handed over later)
 
     def run(self, monitor_id: int) -> RunReport:
         monitor = self.store.get(monitor_id)
@@ -270,7 +270,6 @@ class MonitorRunner:
             with self.scan_lock:
                 scan = self.app.scan(urls, on_item=on_item, fetcher=fetcher)
             c["pages_handed_over"] += handed - len(fetcher.handover)  # those the scan read (a browser may not)
-            self.handover_bytes = sum(len(x.body) for kept in self.handover.values() for x in kept)
             c["scan_ids"].append(scan.scan_id)
             c["pages_scanned"] += len(batch)
             # A page the scan could not read is fetched in full next run (its validators are dropped).

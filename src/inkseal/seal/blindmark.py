@@ -25,7 +25,7 @@ keeps nothing (said as the reason, never as "no mark").
 Synchronisation without the original:
     1. residual: a difference of Gaussians around the cell size (the host's low frequencies out),
        normalised by local energy; clipped pixels left out;
-    2. lattice: the linear autocorrelation of the residual (Wiener-Khinchin via OpenCV's DFT, spectrum
+    2. lattice: the linear autocorrelation of the residual (Wiener-Khinchin via scipy.fft, spectrum
        whitened, JPEG's 8-px grid notched) has peaks on the tile's lattice whatever was cropped; a comb
        over period and tilt along each axis, then over aspect for the other vector, scores bases by the
        peaks on all their lattice points (scale, aspect and small rotation in one), refined on harmonics;
@@ -34,7 +34,8 @@ Synchronisation without the original:
     4. fold: every residual pixel is added into a 64 x 64 tile (2 bins per cell) at its lattice phase;
     5. phase: the pilot's cyclic cross-correlation (one FFT) gives the 4,096 offsets' scores; the best
        CANDIDATES are decoded; with keys, the first message whose MAC holds ends the read, otherwise the
-       next lattice is tried, and last the best lattice rescaled by up to +-2 %.
+       next lattice is tried, and last the pilot's and the autocorrelation's first lattices rescaled by up
+       to +-2 %; a `thorough` read (one picture) also scans upright square periods with the pilot.
 Localisation: the named message's pattern is rebuilt at every pixel and correlated with the residual
 block by block (half a tile); blocks above 4 standard deviations are where the mark is.
 """
@@ -368,7 +369,12 @@ def read(rgb: np.ndarray, keys: dict[str, bytes] | None = None, expect: set[byte
     step = 2 if y.size > 200_000 else 1
     # ranked on the lattice search's own residual (one band for all: cheap), decoded on each one's own band
     search_r = residual(LATTICE_CELLS[0])
-    ranked = sorted(bases, key=lambda basis: -float(_pilot_scores(_fold(search_r, basis, step)).max()))
+
+    def pilot_z(basis: tuple[np.ndarray, np.ndarray], every: int = step) -> float:
+        """How strongly the known pilot shows when the search residual is folded on `basis` (cheap)."""
+        return float(_pilot_scores(_fold(search_r, basis, every)).max())
+
+    ranked = sorted(bases, key=lambda basis: -pilot_z(basis))
     checked = 0
 
     def decode_at(basis: tuple[np.ndarray, np.ndarray]) -> BlindRead:
@@ -400,7 +406,7 @@ def read(rgb: np.ndarray, keys: dict[str, bytes] | None = None, expect: set[byte
         # lost on the pilot's choice alone), each rescaled in small steps and ranked by the pilot again.
         for a, b in ranked[:1] + [q for q in bases[:1] if q is not ranked[0]]:
             near = [(a * (1 + da), b * (1 + db)) for da in SCALE_STEPS for db in SCALE_STEPS if da or db]
-            this = decode_at(max(near, key=lambda q: float(_pilot_scores(_fold(search_r, q, step)).max())))
+            this = decode_at(max(near, key=pilot_z))
             if better(this, best):
                 best = this
             if this.named is not None:
@@ -411,7 +417,7 @@ def read(rgb: np.ndarray, keys: dict[str, bytes] | None = None, expect: set[byte
         h, w = y.shape
 
         def pilot_at(t: float) -> float:
-            return float(_pilot_scores(_fold(search_r, (np.array([t, 0.0]), np.array([0.0, t])), 2)).max())
+            return pilot_z((np.array([t, 0.0]), np.array([0.0, t])), 2)
 
         coarse = np.exp(np.arange(np.log(MIN_PERIOD), np.log((1 - MIN_OVERLAP) * max(h, w)), 0.01))
         zs = np.array([pilot_at(t) for t in coarse])

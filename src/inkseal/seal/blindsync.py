@@ -74,9 +74,13 @@ def _comb(zd: np.ndarray, c: tuple[int, int], teeth: np.ndarray, valid: np.ndarr
     xi = np.clip(np.rint(c[1] + teeth[..., 0]).astype(np.int64), 0, w - 1)
     yi = np.clip(np.rint(c[0] + teeth[..., 1]).astype(np.int64), 0, h - 1)
     valid = valid & (np.hypot(teeth[..., 0], teeth[..., 1]) >= CORE_RADIUS)
-    vals = np.where(valid, zd[yi, xi], 0.0)
+    return _teeth_score(zd[yi, xi], valid)
+
+
+def _teeth_score(vals: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Sum of the valid teeth's values / sqrt(their number), over the last axis; -inf with no valid tooth."""
     n = valid.sum(-1)
-    return np.where(n > 0, vals.sum(-1) / np.sqrt(np.maximum(n, 1)), -np.inf)
+    return np.where(n > 0, np.where(valid, vals, 0.0).sum(-1) / np.sqrt(np.maximum(n, 1)), -np.inf)
 
 
 RAY_STEP = 1 / 16  # px between a ray's samples: a tooth's lag is rounded to this along its ray, then to the pixel
@@ -98,9 +102,7 @@ def _ray_comb(zd: np.ndarray, c: tuple[int, int], dirs: np.ndarray, periods: np.
     dist = periods[:, None] * k[None, :]                          # (P, K)
     sample = np.minimum(np.rint(dist / RAY_STEP).astype(np.intp), len(d) - 1)
     valid = (dist[None] <= reach[:, None, None]) & (dist[None] >= CORE_RADIUS)  # (T, P, K)
-    vals = np.where(valid, profile[:, sample], 0.0)
-    n = valid.sum(-1)
-    return np.where(n > 0, vals.sum(-1) / np.sqrt(np.maximum(n, 1)), -np.inf)
+    return _teeth_score(profile[:, sample], valid)
 
 
 def candidate_lattices(r: np.ndarray, max_tilt_deg: float = 8.0) -> list[tuple[float, np.ndarray, np.ndarray]]:

@@ -184,11 +184,12 @@ def detect_informed(suspect: np.ndarray, reference: np.ndarray, affine: np.ndarr
     """`reference`: the pre-watermark pixels of the sealed file; `affine`: suspect -> reference (2x3)."""
     h, w = reference.shape[:2]
     # Clipped highlights and shadows carry no mark any more (brightness pushed them to 0 or 255).
-    aligned = aligned_difference(_luma(suspect), _luma(reference), affine, lambda ys: (ys > 3) & (ys < 252))
+    ref_luma = _luma(reference)
+    aligned = aligned_difference(_luma(suspect), ref_luma, affine, lambda ys: (ys > 3) & (ys < 252))
     if aligned is None:
         return Detection("informed", np.zeros(BITS, np.int8), 0, 1.0, None, 0.0)
     diff, valid = aligned
-    residual = np.clip(diff / _mask(_luma(reference)), -8, 8)  # overlays and text are outliers, not evidence
+    residual = np.clip(diff / _mask(ref_luma), -8, 8)  # overlays and text are outliers, not evidence
     soft, usable = _soft_bits(residual, valid, key, h, w)
     return _decide(soft, key, candidates, "informed", usable)
 
